@@ -1,0 +1,255 @@
+/**
+ * The `proxmox-mcp` command line. This is the edge: configuration is read here, layers are
+ * composed once here, and nothing but the stdio protocol is written to stdout while serving.
+ */
+import * as fs from "node:fs"
+import { Config, Effect, Either, Layer, ManagedRuntime, Redacted } from "effect"
+import { configProvider, type Environment, formatConfigError } from "../config/provider.js"
+import { type ProxmoxConfig, proxmoxConfig } from "../config/proxmox.js"
+import { type ServerConfig, serverConfig } from "../config/server.js"
+import { liveProxmoxLayer, stderrLoggerLayer } from "../layers.js"
+import { makeMcpServer, serveStdio } from "../mcp/server.js"
+import { exposedEntries } from "../policy/exposure.js"
+import type { RunningSimulator } from "../simulator/index.js"
+import { entries } from "../tools/catalog.js"
+import { renderTools, type ToolsFormat } from "./tools.js"
+
+export const VERSION: string = JSON.parse(
+  fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
+).version
+
+const USAGE = `proxmox-mcp ${VERSION}: MCP server for Proxmox VE
+
+Usage: proxmox-mcp <command> [options]
+
+Commands:
+  run [--transport stdio]     Serve MCP for the cluster configured by environment / config file (default)
+  demo                        Serve MCP against a built-in SIMULATED cluster; needs no configuration
+  simulator [--port N]        Run only the simulated cluster; prints {url, host, port, tokenId, tokenSecret, fingerprint, nodes}
+  tools [--all] [--json|--markdown]
+                              Print the tool catalog as exposed under the current policy (--all: every tool)
+  help, --help                This text
+  --version                   Print the version
+
+Configuration: see README.md (PROXMOX_HOST or PROXMOX_NODES, token, TLS, PVE_ACCESS_TIER, ...).`
+
+class UsageError extends Error {}
+
+const say = (text: string) => process.stderr.write(`${text}\n`)
+
+const flagValue = (args: ReadonlyArray<string>, name: string): string | undefined => {
+  const index = args.findIndex((a) => a === name || a.startsWith(`${name}=`))
+  if (index < 0) return undefined
+  const arg = args[index]!
+  if (arg.includes("=")) return arg.slice(arg.indexOf("=") + 1)
+  const value = args[index + 1]
+  if (value === undefined || value.startsWith("--")) throw new UsageError(`${name} needs a value`)
+  return value
+}
+
+const checkFlags = (args: ReadonlyArray<string>, allowed: ReadonlyArray<string>) => {
+  for (const arg of args) {
+    if (arg.startsWith("--") && !allowed.includes(arg.split("=")[0]!))
+      throw new UsageError(`unknown option ${arg}`)
+  }
+}
+
+/** Loads a config descriptor from env + config file; a failure is one readable message. */
+const load = <A>(env: Environment, config: Config.Config<A>): Either.Either<A, string> => {
+  const provider = configProvider(env)
+  if (Either.isLeft(provider)) return Either.left(formatConfigError(provider.left))
+  return Either.mapLeft(
+    Effect.runSync(Effect.either(Effect.withConfigProvider(config, provider.right))),
+    formatConfigError,
+  )
+}
+
+const checkTransport = (transport: string) => {
+  if (transport !== "stdio") {
+    throw new UsageError(`transport '${transport}' is not available yet in this version; use stdio`)
+  }
+}
+
+/** Serves MCP over stdio until the client disconnects. */
+const serve = async (proxmox: ProxmoxConfig, server: ServerConfig, instructions?: string) => {
+  const runtime = ManagedRuntime.make(
+    Layer.provideMerge(liveProxmoxLayer(proxmox), stderrLoggerLayer(server.logLevel)),
+  )
+  const mcp = makeMcpServer(runtime, {
+    version: VERSION,
+    exposed: exposedEntries({ tier: server.tier, moduleMode: server.moduleMode }),
+    maxResultBytes: server.maxResultBytes,
+    ...(instructions === undefined ? {} : { instructions }),
+  })
+  const stop = () => void mcp.close()
+  process.once("SIGINT", stop)
+  process.once("SIGTERM", stop)
+  try {
+    await serveStdio(mcp)
+  } finally {
+    await runtime.dispose()
+  }
+}
+
+const warnInsecure = (proxmox: ProxmoxConfig) => {
+  if (!proxmox.tls.verify) {
+    say(
+      "WARNING: TLS certificate verification is DISABLED (PROXMOX_ALLOW_INSECURE_TLS / VERIFY_TLS=false).\n" +
+        "WARNING: anyone on the network path can impersonate the Proxmox API and capture the API token.\n" +
+        "WARNING: use PROXMOX_TLS_FINGERPRINTS or PROXMOX_CA_FILE instead; insecure mode is for labs only.",
+    )
+  }
+}
+
+const run = async (args: ReadonlyArray<string>, env: Environment) => {
+  checkFlags(args, ["--transport"])
+  const config = load(env, Config.all({ proxmox: proxmoxConfig, server: serverConfig }))
+  if (Either.isLeft(config)) {
+    say(`proxmox-mcp: configuration error:\n${config.left}`)
+    return 2
+  }
+  checkTransport(flagValue(args, "--transport") ?? config.right.server.transport)
+  warnInsecure(config.right.proxmox)
+  await serve(config.right.proxmox, config.right.server)
+  return 0
+}
+
+/** The simulator (and its certificate library) is loaded only by the commands that use it. */
+const startSimulatorLazily = async (
+  options: Parameters<typeof import("../simulator/index.js").startSimulator>[0],
+) => (await import("../simulator/index.js")).startSimulator(options)
+
+/** A config for the simulator: one pinned endpoint per node, like PROXMOX_NODES + fingerprints. */
+export const simulatorConfig = (sim: RunningSimulator): ProxmoxConfig => ({
+  endpoints: sim.endpoints.map((e) => ({
+    name: e.node,
+    node: e.node,
+    host: e.host,
+    port: e.port,
+    tokenId: sim.tokenId,
+    tokenSecret: Redacted.make(sim.tokenSecret),
+    fingerprint: sim.fingerprint,
+  })),
+  tls: { verify: true },
+  requestTimeoutMs: 35_000,
+})
+
+const demo = async (args: ReadonlyArray<string>, env: Environment) => {
+  checkFlags(args, ["--transport"])
+  checkTransport(flagValue(args, "--transport") ?? "stdio")
+  // Only the policy and logging settings apply; the demo never talks to a real cluster.
+  const settings = load(
+    env,
+    serverConfig.pipe(
+      Config.map((s) => ({ ...s, tier: env.PVE_ACCESS_TIER === undefined ? "full" : s.tier })),
+    ),
+  )
+  if (Either.isLeft(settings)) {
+    say(`proxmox-mcp: configuration error:\n${settings.left}`)
+    return 2
+  }
+  const sim = await startSimulatorLazily({})
+  say(
+    [
+      "==================================================================",
+      " proxmox-mcp DEMO: SIMULATED Proxmox VE cluster. Nothing real is touched.",
+      ` nodes: ${sim.nodes.join(", ")}   API: ${sim.url} (certificate pinned)`,
+      ` access tier: ${settings.right.tier}   module mode: ${settings.right.moduleMode}`,
+      " This process speaks MCP on stdin/stdout. Try it with an MCP client, e.g.:",
+      "   npx @modelcontextprotocol/inspector node dist/bin/proxmox-mcp.js demo",
+      "==================================================================",
+    ].join("\n"),
+  )
+  try {
+    await serve(
+      simulatorConfig(sim),
+      settings.right as ServerConfig,
+      "This server is connected to a SIMULATED Proxmox VE cluster (demo mode): every operation is safe to try.",
+    )
+  } finally {
+    await sim.close()
+  }
+  return 0
+}
+
+const simulator = async (args: ReadonlyArray<string>) => {
+  checkFlags(args, ["--port", "--host"])
+  const portText = flagValue(args, "--port")
+  const port = portText === undefined ? 0 : Number(portText)
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port: '${portText}' is not a port`)
+  const sim = await startSimulatorLazily({
+    port,
+    ...(flagValue(args, "--host") === undefined ? {} : { host: flagValue(args, "--host")! }),
+  })
+  process.stdout.write(
+    `${JSON.stringify({
+      url: sim.url,
+      host: sim.host,
+      port: sim.port,
+      tokenId: sim.tokenId,
+      tokenSecret: sim.tokenSecret,
+      fingerprint: sim.fingerprint,
+      nodes: sim.nodes,
+    })}\n`,
+  )
+  say("proxmox-mcp simulator: SIMULATED Proxmox VE API running; Ctrl-C stops it.")
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve)
+    process.once("SIGTERM", resolve)
+  })
+  await sim.close()
+  return 0
+}
+
+const tools = (args: ReadonlyArray<string>, env: Environment) => {
+  checkFlags(args, ["--all", "--json", "--markdown"])
+  const format: ToolsFormat = args.includes("--json")
+    ? "json"
+    : args.includes("--markdown")
+      ? "markdown"
+      : "text"
+  if (args.includes("--all")) {
+    process.stdout.write(`${renderTools(entries, format)}\n`)
+    return 0
+  }
+  const settings = load(env, serverConfig)
+  if (Either.isLeft(settings)) {
+    say(`proxmox-mcp: configuration error:\n${settings.left}`)
+    return 2
+  }
+  process.stdout.write(`${renderTools(exposedEntries(settings.right), format)}\n`)
+  return 0
+}
+
+export const main = async (argv: ReadonlyArray<string>, env: Environment = process.env): Promise<number> => {
+  const [command = "run", ...args] = argv
+  try {
+    switch (command) {
+      case "run":
+        return await run(args, env)
+      case "demo":
+        return await demo(args, env)
+      case "simulator":
+        return await simulator(args)
+      case "tools":
+        return tools(args, env)
+      case "help":
+      case "--help":
+      case "-h":
+        process.stdout.write(`${USAGE}\n`)
+        return 0
+      case "--version":
+        process.stdout.write(`${VERSION}\n`)
+        return 0
+      default:
+        throw new UsageError(`unknown command '${command}'`)
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      say(`proxmox-mcp: ${error.message}\n\n${USAGE}`)
+      return 2
+    }
+    throw error
+  }
+}

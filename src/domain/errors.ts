@@ -1,0 +1,222 @@
+/**
+ * Every error a tool call can end with. Each is a tagged error inside the service; at the
+ * boundary `toFailure` turns it into the public `{code, message, hint?, impact?, details?}`
+ * shape (SPEC section 5). Only safe fields are copied out: no secrets, no stack traces.
+ */
+import { Data } from "effect"
+
+export type ErrorCode =
+  | "INVALID_INPUT"
+  | "TOOL_INPUT_REJECTED"
+  | "UNKNOWN_NODE"
+  | "GUEST_NOT_FOUND"
+  | "CONFIRMATION_REQUIRED"
+  | "CONFIRMATION_DECLINED"
+  | "FORBIDDEN"
+  | "PROTECTED_GUEST"
+  | "PROXMOX_AUTH_FAILED"
+  | "PROXMOX_ACL_FORBIDDEN"
+  | "PROXMOX_NOT_FOUND"
+  | "PROXMOX_REQUEST_REJECTED"
+  | "PROXMOX_SERVER_ERROR"
+  | "PROXMOX_INVALID_RESPONSE"
+  | "NO_QUORUM"
+  | "GUEST_LOCKED"
+  | "CONNECTION_REFUSED"
+  | "DNS_RESOLUTION_FAILED"
+  | "HOST_UNREACHABLE"
+  | "TIMEOUT"
+  | "TLS_ERROR"
+  | "CONNECTION_RESET"
+  | "OUTCOME_UNKNOWN"
+  | "TASK_FAILED"
+  | "CANCELLED"
+  | "RATE_LIMITED"
+  | "INTERNAL_ERROR"
+
+export interface Failure {
+  readonly code: ErrorCode
+  readonly message: string
+  readonly hint?: string
+  readonly impact?: string
+  readonly details?: Record<string, unknown>
+}
+
+/** A tool input failed its schema or a PVE format check. Nothing was sent. */
+export class InvalidInput extends Data.TaggedError("InvalidInput")<{
+  readonly message: string
+  readonly field?: string
+  readonly issues?: ReadonlyArray<string>
+}> {}
+
+/** NANDI's "at least one field" guard on update tools. */
+export class ToolInputRejected extends Data.TaggedError("ToolInputRejected")<{ readonly message: string }> {}
+
+export class UnknownNode extends Data.TaggedError("UnknownNode")<{
+  readonly node: string
+  readonly knownNodes: ReadonlyArray<string>
+}> {
+  override get message() {
+    return `Unknown node '${this.node}'. Known nodes: ${this.knownNodes.join(", ") || "(none answered)"}`
+  }
+}
+
+/** The vmid is in no node's `/cluster/resources`. */
+export class GuestNotFound extends Data.TaggedError("GuestNotFound")<{
+  readonly vmid: number
+  readonly guestType?: "qemu" | "lxc"
+}> {
+  override get message() {
+    const what = this.guestType === "lxc" ? "container" : this.guestType === "qemu" ? "VM" : "guest"
+    return `No ${what} with vmid ${this.vmid} exists in the cluster`
+  }
+}
+
+export type ProxmoxErrorCode = Extract<
+  ErrorCode,
+  | "PROXMOX_AUTH_FAILED"
+  | "PROXMOX_ACL_FORBIDDEN"
+  | "PROXMOX_NOT_FOUND"
+  | "PROXMOX_REQUEST_REJECTED"
+  | "PROXMOX_SERVER_ERROR"
+  | "PROXMOX_INVALID_RESPONSE"
+  | "NO_QUORUM"
+  | "GUEST_LOCKED"
+  | "CONNECTION_REFUSED"
+  | "DNS_RESOLUTION_FAILED"
+  | "HOST_UNREACHABLE"
+  | "TIMEOUT"
+  | "TLS_ERROR"
+  | "CONNECTION_RESET"
+>
+
+/**
+ * A request to the Proxmox API failed. `message` keeps PVE's own reason and `errors` its
+ * per-parameter map, so a model can correct itself.
+ */
+export class ProxmoxError extends Data.TaggedError("ProxmoxError")<{
+  readonly code: ProxmoxErrorCode
+  readonly message: string
+  readonly method: string
+  readonly path: string
+  readonly endpoint: string
+  readonly status?: number
+  readonly errors?: Readonly<Record<string, string>>
+  readonly hint?: string
+  /** True when the request provably never reached Proxmox (connect failed), so failover or a retry is safe. */
+  readonly notSent?: boolean
+}> {}
+
+/** A mutation got a 596 or lost its connection after sending: it may or may not have happened. */
+export class OutcomeUnknown extends Data.TaggedError("OutcomeUnknown")<{
+  readonly message: string
+  readonly method: string
+  readonly path: string
+  readonly endpoint: string
+}> {}
+
+export interface TaskResult {
+  readonly upid: string
+  readonly node: string
+  readonly status: "stopped"
+  readonly exitstatus: string
+  readonly success: boolean
+  readonly warnings: number
+  readonly logTail: ReadonlyArray<string>
+}
+
+export class TaskFailed extends Data.TaggedError("TaskFailed")<{ readonly result: TaskResult }> {
+  override get message() {
+    return `Task ${this.result.upid} failed: ${this.result.exitstatus}`
+  }
+}
+
+/** `wait: true` ran out before the task stopped; the task keeps running. */
+export class TaskWaitTimeout extends Data.TaggedError("TaskWaitTimeout")<{
+  readonly upid: string
+  readonly node: string
+  readonly timeoutSeconds: number
+}> {}
+
+export class ConfirmationRequired extends Data.TaggedError("ConfirmationRequired")<{
+  readonly message: string
+  readonly hint: string
+  readonly impact: string
+}> {}
+
+export type ToolError =
+  | InvalidInput
+  | ToolInputRejected
+  | UnknownNode
+  | GuestNotFound
+  | ProxmoxError
+  | OutcomeUnknown
+  | TaskFailed
+  | TaskWaitTimeout
+  | ConfirmationRequired
+
+const definedOnly = (record: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined))
+
+export const toFailure = (error: ToolError): Failure => {
+  switch (error._tag) {
+    case "InvalidInput":
+      return {
+        code: "INVALID_INPUT",
+        message: error.message,
+        details: definedOnly({ field: error.field, issues: error.issues }),
+      }
+    case "ToolInputRejected":
+      return { code: "TOOL_INPUT_REJECTED", message: error.message }
+    case "UnknownNode":
+      return {
+        code: "UNKNOWN_NODE",
+        message: error.message,
+        hint: "Use pve_list_nodes to see the cluster's nodes, or omit node when a vmid identifies the guest.",
+        details: { node: error.node, knownNodes: error.knownNodes },
+      }
+    case "GuestNotFound":
+      return {
+        code: "GUEST_NOT_FOUND",
+        message: error.message,
+        hint: "Use pve_list_cluster_resources to see the guests that exist.",
+        details: definedOnly({ vmid: error.vmid, type: error.guestType }),
+      }
+    case "ProxmoxError":
+      return definedOnly({
+        code: error.code,
+        message: error.message,
+        hint: error.hint,
+        details: definedOnly({
+          status: error.status,
+          errors: error.errors,
+          method: error.method,
+          path: error.path,
+          endpoint: error.endpoint,
+        }),
+      }) as unknown as Failure
+    case "OutcomeUnknown":
+      return {
+        code: "OUTCOME_UNKNOWN",
+        message: error.message,
+        hint: "The request may have been carried out. Re-read the object's state before trying again; do not resend blindly.",
+        details: { method: error.method, path: error.path, endpoint: error.endpoint },
+      }
+    case "TaskFailed":
+      return {
+        code: "TASK_FAILED",
+        message: error.message,
+        hint: "Read details.logTail (or pve_get_task_log) for the reason.",
+        details: { ...error.result },
+      }
+    case "TaskWaitTimeout":
+      return {
+        code: "TIMEOUT",
+        message: `Task ${error.upid} was still running after ${error.timeoutSeconds} s; it keeps running on ${error.node}.`,
+        hint: "Continue with pve_get_task_status (or pve_wait_task) using details.upid.",
+        details: { upid: error.upid, node: error.node, timeoutSeconds: error.timeoutSeconds },
+      }
+    case "ConfirmationRequired":
+      return { code: "CONFIRMATION_REQUIRED", message: error.message, hint: error.hint, impact: error.impact }
+  }
+}

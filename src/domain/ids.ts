@@ -1,0 +1,108 @@
+/**
+ * Schemas for every value that can end up in a Proxmox URL path or identify an object.
+ *
+ * Each schema matches the PVE format of the value (pve-common `JSONSchema.pm` formats), so a
+ * value that passes can never contain `/`, be empty, or be the dot segments `.` / `..`.
+ * Integers also accept numeric strings because Sutian clients send `"vmid": "501"`.
+ */
+import { ParseResult, Schema } from "effect"
+
+/** `pve-node`: a hostname label. */
+export const NODE_NAME_PATTERN = /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/
+
+/** `pve-storage-id`. */
+export const STORAGE_ID_PATTERN = /^[a-zA-Z][a-zA-Z0-9\-_.]*[a-zA-Z0-9]$/
+
+/** Decode regex of `PVE::Tools::upid_decode` (WIRE.md 2.5); the trailing colon is part of a UPID. */
+export const UPID_PATTERN =
+  /^UPID:([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):([0-9A-Fa-f]{8}):([^:\s/]+):([^:\s/]*):([^:\s/]+):$/
+
+export const VMID_MIN = 100
+export const VMID_MAX = 999_999_999
+
+/**
+ * An integer that also accepts its decimal string form. The JSON Schema advertises an integer;
+ * the string form is accepted for clients that stringify numbers.
+ */
+export const IntegerInput = (
+  options: { readonly minimum?: number; readonly maximum?: number; readonly description?: string } = {},
+) =>
+  Schema.transformOrFail(Schema.Union(Schema.Number, Schema.String), Schema.Number, {
+    strict: true,
+    decode: (input, _, ast) => {
+      const value = typeof input === "string" && /^-?\d+$/.test(input.trim()) ? Number(input.trim()) : input
+      if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+        return ParseResult.fail(
+          new ParseResult.Type(ast, input, `expected an integer, got ${JSON.stringify(input)}`),
+        )
+      }
+      if (options.minimum !== undefined && value < options.minimum) {
+        return ParseResult.fail(new ParseResult.Type(ast, input, `must be >= ${options.minimum}`))
+      }
+      if (options.maximum !== undefined && value > options.maximum) {
+        return ParseResult.fail(new ParseResult.Type(ast, input, `must be <= ${options.maximum}`))
+      }
+      return ParseResult.succeed(value)
+    },
+    encode: (value) => ParseResult.succeed(value),
+  }).annotations({
+    ...(options.description === undefined ? {} : { description: options.description }),
+    jsonSchema: {
+      type: "integer",
+      ...(options.description === undefined ? {} : { description: options.description }),
+      ...(options.minimum === undefined ? {} : { minimum: options.minimum }),
+      ...(options.maximum === undefined ? {} : { maximum: options.maximum }),
+    },
+  })
+
+export const VmId = IntegerInput({
+  minimum: VMID_MIN,
+  maximum: VMID_MAX,
+  description: `Guest id (VMID), an integer ${VMID_MIN}..${VMID_MAX}`,
+})
+
+const patterned = (pattern: RegExp, maxLength: number, what: string) =>
+  Schema.String.pipe(
+    Schema.maxLength(maxLength, { message: () => `${what} is longer than ${maxLength} characters` }),
+    Schema.pattern(pattern, { message: () => `not a valid ${what}` }),
+  )
+
+export const NodeName = patterned(NODE_NAME_PATTERN, 63, "Proxmox node name").annotations({
+  description: "Proxmox node name, as listed by pve_list_nodes (e.g. pve1)",
+})
+
+export const StorageId = patterned(STORAGE_ID_PATTERN, 100, "storage id").annotations({
+  description: "Storage id (e.g. local, local-lvm)",
+})
+
+export const Upid = patterned(UPID_PATTERN, 512, "task UPID").annotations({
+  description: "Task id (UPID), e.g. UPID:pve1:000CFC5C:03E8D0C3:6194806C:qmstart:100:root@pam:",
+})
+
+/** The node that runs a task is part of its UPID. */
+export const upidNode = (upid: string): string | undefined => UPID_PATTERN.exec(upid)?.[1]
+
+export const Tiers = ["read-only", "read-execute", "full"] as const
+export type Tier = (typeof Tiers)[number]
+export const tierRank = (tier: Tier): number => Tiers.indexOf(tier)
+
+export const Modules = ["core", "advanced"] as const
+export type Module = (typeof Modules)[number]
+
+export const Categories = [
+  "nodes",
+  "cluster",
+  "qemu",
+  "lxc",
+  "storage",
+  "backup",
+  "tasks",
+  "network",
+  "firewall",
+  "pools",
+  "access",
+  "templates",
+  "monitoring",
+  "remote",
+] as const
+export type Category = (typeof Categories)[number]

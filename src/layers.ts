@@ -1,0 +1,35 @@
+/**
+ * Layer composition. `proxmoxLayer` is the embeddable core: it needs an `HttpClient` and a
+ * config and bakes in no Node platform layer. `liveProxmoxLayer` adds the Node HTTPS client with
+ * the pinning agent; binaries compose it once, at the edge.
+ */
+import { Layer, Logger, LogLevel } from "effect"
+import type { ProxmoxConfig } from "./config/proxmox.js"
+import type { LogLevels } from "./config/server.js"
+import { proxmoxHttpClientLayer } from "./proxmox/agent.js"
+import * as ProxmoxApi from "./proxmox/api.js"
+import * as NodeRegistry from "./proxmox/registry.js"
+import * as Tasks from "./proxmox/tasks.js"
+
+export const proxmoxLayer = (config: ProxmoxConfig, registry: NodeRegistry.RegistryOptions = {}) =>
+  Layer.mergeAll(Tasks.layer, NodeRegistry.layer(registry)).pipe(Layer.provideMerge(ProxmoxApi.layer(config)))
+
+export const liveProxmoxLayer = (config: ProxmoxConfig, registry: NodeRegistry.RegistryOptions = {}) =>
+  proxmoxLayer(config, registry).pipe(Layer.provide(proxmoxHttpClientLayer(config)))
+
+const levels: Record<(typeof LogLevels)[number], LogLevel.LogLevel> = {
+  trace: LogLevel.Trace,
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error,
+  fatal: LogLevel.Fatal,
+  none: LogLevel.None,
+}
+
+/** JSON lines on stderr: stdout belongs to the stdio protocol. */
+export const stderrLoggerLayer = (level: (typeof LogLevels)[number]) =>
+  Layer.merge(
+    Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.jsonLogger)),
+    Logger.minimumLogLevel(levels[level]),
+  )

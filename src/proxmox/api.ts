@@ -1,0 +1,367 @@
+/**
+ * The Proxmox API port and its live implementation over `@effect/platform`'s HttpClient.
+ *
+ * - `Authorization: PVEAPIToken=...`, form-encoded bodies with `1`/`0` booleans, `{data}` decoding;
+ * - every status of WIRE.md 2.3 mapped to a typed error keeping PVE's reason and `errors` map;
+ * - a per-call timeout; reads retry transient failures with jittered exponential backoff; a
+ *   mutation is retried only when it provably never reached Proxmox (WIRE.md 2.6);
+ * - several endpoints: the target node's own endpoint first, failover when a connection fails;
+ * - interruption aborts the HTTP request (the platform client passes an AbortSignal).
+ */
+import type { IncomingMessage } from "node:http"
+import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { Context, Duration, Effect, Either, Layer, Redacted, Schedule } from "effect"
+import type { ProxmoxConfig, ProxmoxEndpoint } from "../config/proxmox.js"
+import { type InvalidInput, OutcomeUnknown, ProxmoxError, type ProxmoxErrorCode } from "../domain/errors.js"
+import { buildPath, type PathParams } from "./path.js"
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE"
+
+export type ParamValue = string | number | boolean | ReadonlyArray<string> | undefined
+
+export interface ApiRequest {
+  readonly method: HttpMethod
+  /** PVE path template without the `/api2/json` prefix, e.g. `/nodes/{node}/qemu/{vmid}/status/start`. */
+  readonly path: string
+  readonly pathParams?: PathParams
+  /** Query parameters for GET/DELETE, form body for POST/PUT. Undefined values are left out. */
+  readonly params?: Readonly<Record<string, ParamValue>>
+  readonly timeoutMs?: number
+}
+
+export type ApiError = ProxmoxError | OutcomeUnknown | InvalidInput
+
+/** PVE's success envelope: `data`, plus `total` on paged lists (task list, task log). */
+export interface ApiEnvelope {
+  readonly data: unknown
+  readonly total?: number
+}
+
+export interface ProxmoxApiService {
+  /** Sends one request and returns PVE's `data`. */
+  readonly request: (request: ApiRequest) => Effect.Effect<unknown, ApiError>
+  /** Like `request`, keeping the envelope's `total`. */
+  readonly requestEnvelope: (request: ApiRequest) => Effect.Effect<ApiEnvelope, ApiError>
+  /** Names of the configured endpoints, for diagnostics (never their secrets). */
+  readonly endpointNames: ReadonlyArray<string>
+}
+
+export class ProxmoxApi extends Context.Tag("proxmox-mcp/ProxmoxApi")<ProxmoxApi, ProxmoxApiService>() {}
+
+/** Reads retry these: the request failed on the way, or PVE said the condition is temporary. */
+export const isTransient = (error: ApiError): boolean => {
+  if (error._tag !== "ProxmoxError") return false
+  switch (error.code) {
+    case "CONNECTION_RESET":
+    case "CONNECTION_REFUSED":
+    case "HOST_UNREACHABLE":
+    case "TIMEOUT":
+      return true
+    case "GUEST_LOCKED":
+      return isLockTimeout(error)
+    case "PROXMOX_SERVER_ERROR":
+      return [502, 503, 504].includes(error.status ?? 0) || /got no worker upid/.test(error.message)
+    default:
+      return false
+  }
+}
+
+/** PVE gave up waiting for a config or cluster lock: nothing was done, so trying again is safe. */
+const isLockTimeout = (error: ProxmoxError): boolean => /got timeout|lock request timeout/.test(error.message)
+
+/** Jittered exponential backoff for transient read failures: 4 attempts in all. */
+export const readRetrySchedule = Schedule.exponential("200 millis", 2).pipe(
+  Schedule.jittered,
+  Schedule.intersect(Schedule.recurs(3)),
+)
+
+const PRIVSEP_HINT =
+  "The API token lacks a privilege for this path. Tokens created with privilege separation (the default) " +
+  "have only the ACLs granted to the token itself: grant them with 'pveum acl modify <path> --tokens <user@realm!token> --roles <role>', " +
+  "or run 'proxmox-mcp bootstrap' for a least-privilege setup."
+
+/** PVE's reason: the status line first, then the body's `message` (PVE >= 8.4). */
+const reasonOf = (statusMessage: string | undefined, body: { message?: unknown } | undefined): string => {
+  const fromBody = typeof body?.message === "string" ? body.message.trim() : ""
+  const fromLine = (statusMessage ?? "").trim()
+  return fromBody !== "" ? fromBody : fromLine
+}
+
+export const classifyStatus = (status: number, reason: string): { code: ProxmoxErrorCode; hint?: string } => {
+  if (status === 400) return { code: "PROXMOX_REQUEST_REJECTED" }
+  if (status === 401) {
+    return {
+      code: "PROXMOX_AUTH_FAILED",
+      hint: "Check the token id and secret, and that the user and token are enabled and not expired.",
+    }
+  }
+  if (status === 403) return { code: "PROXMOX_ACL_FORBIDDEN", hint: PRIVSEP_HINT }
+  if (status === 501) {
+    return {
+      code: "PROXMOX_REQUEST_REJECTED",
+      hint: "This Proxmox version does not implement the endpoint or method.",
+    }
+  }
+  if (status === 595) {
+    return {
+      code: "HOST_UNREACHABLE",
+      hint: "Proxmox could not reach the target node; it may be down or restarting.",
+    }
+  }
+  if (status === 596) return { code: "TIMEOUT", hint: "Proxmox timed out talking to the target node." }
+  if (
+    /does not exist|no such (?:vm|resource|user|group|role|pool|storage|task|file)|not found/i.test(reason)
+  ) {
+    return { code: "PROXMOX_NOT_FOUND" }
+  }
+  if (/no quorum/i.test(reason)) {
+    return {
+      code: "NO_QUORUM",
+      hint: "The cluster has lost quorum: reads work, writes are refused until quorum returns.",
+    }
+  }
+  if (/is locked|can't lock file|lock request timeout/i.test(reason)) {
+    return {
+      code: "GUEST_LOCKED",
+      hint: "Another operation holds the lock; check the guest's 'lock' field and retry later.",
+    }
+  }
+  if (/hostname lookup '[^']*' failed/.test(reason)) return { code: "PROXMOX_NOT_FOUND" }
+  return { code: "PROXMOX_SERVER_ERROR" }
+}
+
+/** A transport failure, classified from the Node error code. `notSent` when no byte reached Proxmox. */
+const classifyTransport = (cause: unknown): { code: ProxmoxErrorCode; message: string; notSent: boolean } => {
+  const error = cause as { code?: string; message?: string; cause?: unknown } | undefined
+  const nodeCode = error?.code ?? (error?.cause as { code?: string } | undefined)?.code ?? ""
+  const message = error?.message ?? String(cause)
+  switch (nodeCode) {
+    case "ECONNREFUSED":
+      return { code: "CONNECTION_REFUSED", message: `connection refused: ${message}`, notSent: true }
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return { code: "DNS_RESOLUTION_FAILED", message: `DNS lookup failed: ${message}`, notSent: true }
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+    case "EHOSTDOWN":
+      return { code: "HOST_UNREACHABLE", message: `host unreachable: ${message}`, notSent: true }
+    case "ETIMEDOUT":
+      return { code: "TIMEOUT", message: `connection timed out: ${message}`, notSent: true }
+    case "ECONNRESET":
+    case "EPIPE":
+      return { code: "CONNECTION_RESET", message: `connection reset: ${message}`, notSent: false }
+  }
+  if (
+    nodeCode.startsWith("ERR_TLS") ||
+    nodeCode.startsWith("ERR_SSL") ||
+    /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|DEPTH_ZERO/.test(nodeCode)
+  ) {
+    return { code: "TLS_ERROR", message: `TLS verification failed: ${message}`, notSent: true }
+  }
+  if (/socket hang up/i.test(message)) return { code: "CONNECTION_RESET", message, notSent: false }
+  return { code: "CONNECTION_RESET", message, notSent: false }
+}
+
+const TRANSPORT_CODES: ReadonlySet<ProxmoxErrorCode> = new Set([
+  "CONNECTION_REFUSED",
+  "CONNECTION_RESET",
+  "DNS_RESOLUTION_FAILED",
+  "HOST_UNREACHABLE",
+  "TIMEOUT",
+])
+
+/**
+ * Another endpoint is tried when this one could not be reached: for a mutation only when the
+ * request provably never left (connect failed); a read may be repeated on any transport failure.
+ * A failure that Proxmox itself answered (an HTTP status) is never a reason to fail over.
+ */
+const shouldFailOver = (request: ApiRequest, error: ApiError): boolean => {
+  if (error._tag !== "ProxmoxError") return false
+  if (error.notSent === true) return true
+  return request.method === "GET" && error.status === undefined && TRANSPORT_CODES.has(error.code)
+}
+
+const encodeParams = (params: Readonly<Record<string, ParamValue>> | undefined): Array<[string, string]> => {
+  const entries: Array<[string, string]> = []
+  for (const [key, value] of Object.entries(params ?? {})) {
+    if (value === undefined) continue
+    if (typeof value === "boolean") entries.push([key, value ? "1" : "0"])
+    else if (Array.isArray(value)) for (const item of value) entries.push([key, item])
+    else entries.push([key, String(value)])
+  }
+  return entries
+}
+
+const baseUrl = (endpoint: ProxmoxEndpoint) =>
+  `https://${endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}/api2/json`
+
+const statusMessageOf = (response: HttpClientResponse.HttpClientResponse): string | undefined =>
+  // The platform response does not expose the reason phrase; PVE < 8.4 puts its error text only there.
+  (response as unknown as { source?: IncomingMessage }).source?.statusMessage
+
+export const make = (config: ProxmoxConfig) =>
+  Effect.gen(function* () {
+    const client = yield* HttpClient.HttpClient
+    // The endpoint that answered last is tried first for requests not bound to a node.
+    let preferred = 0
+
+    const orderFor = (node: string | undefined): ReadonlyArray<number> => {
+      const indexes = config.endpoints.map((_, i) => i)
+      const own = node === undefined ? -1 : config.endpoints.findIndex((e) => e.node === node)
+      const first = own >= 0 ? own : preferred
+      return [first, ...indexes.filter((i) => i !== first)]
+    }
+
+    const sendOnce = (endpoint: ProxmoxEndpoint, request: ApiRequest, path: string) =>
+      Effect.gen(function* () {
+        const mutation = request.method !== "GET"
+        const url = `${baseUrl(endpoint)}${path}`
+        const params = encodeParams(request.params)
+        let httpRequest = HttpClientRequest.make(request.method)(url).pipe(
+          HttpClientRequest.setHeader(
+            "Authorization",
+            `PVEAPIToken=${endpoint.tokenId}=${Redacted.value(endpoint.tokenSecret)}`,
+          ),
+          HttpClientRequest.acceptJson,
+        )
+        httpRequest =
+          request.method === "POST" || request.method === "PUT"
+            ? HttpClientRequest.bodyUrlParams(httpRequest, params)
+            : HttpClientRequest.setUrlParams(httpRequest, params)
+        const fail = (code: ProxmoxErrorCode, message: string, extra: Partial<ProxmoxError> = {}) =>
+          new ProxmoxError({ code, message, method: request.method, path, endpoint: endpoint.name, ...extra })
+        const response = yield* client.execute(httpRequest).pipe(
+          Effect.mapError((error) => {
+            const transport = classifyTransport(error.cause ?? error)
+            if (mutation && !transport.notSent) {
+              return new OutcomeUnknown({
+                message: transport.message,
+                method: request.method,
+                path,
+                endpoint: endpoint.name,
+              })
+            }
+            return fail(transport.code, transport.message, { notSent: transport.notSent })
+          }),
+        )
+        const text = yield* response.text.pipe(
+          Effect.mapError((error) =>
+            mutation
+              ? new OutcomeUnknown({
+                  message: `reading the response failed: ${error.message}`,
+                  method: request.method,
+                  path,
+                  endpoint: endpoint.name,
+                })
+              : fail("CONNECTION_RESET", `reading the response failed: ${error.message}`),
+          ),
+        )
+        let body: { data?: unknown; total?: unknown; message?: unknown; errors?: unknown } | undefined
+        try {
+          body = text.trim() === "" ? undefined : JSON.parse(text)
+        } catch {
+          body = undefined
+        }
+        const status = response.status
+        if (status >= 200 && status < 300) {
+          if (body === undefined || typeof body !== "object" || body === null || !("data" in body)) {
+            return yield* fail(
+              "PROXMOX_INVALID_RESPONSE",
+              `Proxmox answered ${status} without a JSON {data} envelope`,
+              { status },
+            )
+          }
+          const total = Number(body.total)
+          return body.total === undefined || !Number.isFinite(total)
+            ? { data: body.data }
+            : { data: body.data, total }
+        }
+        const reason = reasonOf(statusMessageOf(response), body) || `HTTP ${status}`
+        if (mutation && status === 596) {
+          return yield* new OutcomeUnknown({
+            message: `${status} ${reason}`,
+            method: request.method,
+            path,
+            endpoint: endpoint.name,
+          })
+        }
+        const { code, hint } = classifyStatus(status, reason)
+        const errors =
+          body?.errors !== undefined && typeof body.errors === "object" && body.errors !== null
+            ? Object.fromEntries(Object.entries(body.errors).map(([k, v]) => [k, String(v).trim()]))
+            : undefined
+        return yield* fail(code, reason, {
+          status,
+          ...(errors === undefined ? {} : { errors }),
+          ...(hint === undefined ? {} : { hint }),
+        })
+      }).pipe(
+        Effect.timeoutFail({
+          duration: Duration.millis(request.timeoutMs ?? config.requestTimeoutMs),
+          onTimeout: () =>
+            request.method === "GET"
+              ? new ProxmoxError({
+                  code: "TIMEOUT",
+                  message: `no answer within ${request.timeoutMs ?? config.requestTimeoutMs} ms`,
+                  method: request.method,
+                  path,
+                  endpoint: endpoint.name,
+                })
+              : new OutcomeUnknown({
+                  message: `no answer within ${request.timeoutMs ?? config.requestTimeoutMs} ms`,
+                  method: request.method,
+                  path,
+                  endpoint: endpoint.name,
+                }),
+        }),
+      )
+
+    /** Tries endpoints in order while the failure says the request never reached Proxmox. */
+    const sendWithFailover = (request: ApiRequest, path: string, node: string | undefined) =>
+      Effect.gen(function* () {
+        const order = orderFor(node)
+        let lastError: ApiError | undefined
+        for (const index of order) {
+          const endpoint = config.endpoints[index]!
+          const result = yield* Effect.either(sendOnce(endpoint, request, path))
+          if (Either.isRight(result)) {
+            if (node === undefined) preferred = index
+            return result.right
+          }
+          lastError = result.left
+          if (!shouldFailOver(request, lastError)) break
+        }
+        return yield* Effect.fail(lastError!)
+      })
+
+    const requestEnvelope = (request: ApiRequest): Effect.Effect<ApiEnvelope, ApiError> =>
+      Effect.gen(function* () {
+        const path = yield* buildPath(request.path, request.pathParams)
+        const node = request.pathParams?.node === undefined ? undefined : String(request.pathParams.node)
+        const once = sendWithFailover(request, path, node)
+        if (request.method === "GET") {
+          return yield* once.pipe(Effect.retry({ schedule: readRetrySchedule, while: isTransient }))
+        }
+        // A mutation is repeated only when nothing reached Proxmox or PVE refused it before acting
+        // (lock timeout); a 596 or a lost connection surfaces as OUTCOME_UNKNOWN instead.
+        return yield* once.pipe(
+          Effect.retry({
+            schedule: readRetrySchedule,
+            while: (error) =>
+              error._tag === "ProxmoxError" &&
+              (error.notSent === true ||
+                (error.code === "GUEST_LOCKED" && /got timeout|lock request timeout/.test(error.message))),
+          }),
+        )
+      }).pipe(
+        Effect.withSpan("ProxmoxApi.request", { attributes: { method: request.method, path: request.path } }),
+      )
+
+    return ProxmoxApi.of({
+      request: (request) => Effect.map(requestEnvelope(request), (envelope) => envelope.data),
+      requestEnvelope,
+      endpointNames: config.endpoints.map((e) => e.name),
+    })
+  })
+
+export const layer = (config: ProxmoxConfig) => Layer.effect(ProxmoxApi, make(config))

@@ -1,0 +1,20 @@
+// Every endpoint the simulator implements. A PVE endpoint missing here answers
+// 501 "Method '...' not implemented (simulator)"; add a route to the area module to implement it.
+import { routeTable } from "../router.js"
+import { accessRoutes } from "./access.js"
+import { clusterRoutes } from "./cluster.js"
+import { lxcRoutes } from "./lxc.js"
+import { nodeRoutes } from "./nodes.js"
+import { qemuRoutes } from "./qemu.js"
+import { storageRoutes } from "./storage.js"
+import { taskRoutes } from "./tasks.js"
+
+export const routes = routeTable([
+  ...clusterRoutes,
+  ...nodeRoutes,
+  ...qemuRoutes,
+  ...lxcRoutes,
+  ...taskRoutes,
+  ...storageRoutes,
+  ...accessRoutes,
+])

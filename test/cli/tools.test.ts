@@ -1,0 +1,68 @@
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+import { renderTools } from "../../src/cli/tools.js"
+import { entries } from "../../src/tools/catalog.js"
+
+const BIN = path.resolve(import.meta.dirname, "../../dist/bin/proxmox-mcp.js")
+const cli = (args: Array<string>, env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [BIN, ...args], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    encoding: "utf8",
+  })
+
+describe("proxmox-mcp tools", () => {
+  it("--all --json prints every name with the documented fields", () => {
+    const result = cli(["tools", "--all", "--json"])
+    expect(result.status).toBe(0)
+    const rows = JSON.parse(result.stdout) as Array<Record<string, unknown>>
+    expect(rows.map((r) => r.name)).toEqual(entries.map((e) => e.name))
+    const start = rows.find((r) => r.name === "pve_start_qemu_vm")!
+    expect(start).toEqual({
+      name: "pve_start_qemu_vm",
+      title: "Start VM",
+      category: "qemu",
+      tier: "read-execute",
+      module: "core",
+      destructive: true,
+      confirmRequired: false,
+      idempotent: false,
+      aliasFor: null,
+      deprecated: false,
+      endpoints: [
+        { method: "GET", path: "/nodes/{node}/qemu/{vmid}/status/current" },
+        { method: "POST", path: "/nodes/{node}/qemu/{vmid}/status/start" },
+      ],
+      ssh: null,
+    })
+    expect(rows.find((r) => r.name === "startVM")).toMatchObject({
+      aliasFor: "pve_start_qemu_vm",
+      deprecated: true,
+    })
+  })
+
+  it("without --all shows only what the policy exposes (read-only by default)", () => {
+    const rows = JSON.parse(cli(["tools", "--json"]).stdout) as Array<{ tier: string }>
+    expect(rows.length).toBeGreaterThan(0)
+    expect(rows.every((r) => r.tier === "read-only")).toBe(true)
+    const full = JSON.parse(cli(["tools", "--json"], { PVE_ACCESS_TIER: "full" }).stdout) as Array<unknown>
+    expect(full).toHaveLength(entries.length)
+  })
+
+  it("an invalid policy value is an error naming the variable", () => {
+    const result = cli(["tools"], { PVE_ACCESS_TIER: "root" })
+    expect(result.status).toBe(2)
+    expect(result.stderr).toContain("PVE_ACCESS_TIER")
+  })
+
+  it("docs/tools.md is the generated catalog", () => {
+    const docs = fs.readFileSync(path.resolve(import.meta.dirname, "../../docs/tools.md"), "utf8")
+    expect(docs).toContain(renderTools(entries, "markdown"))
+  })
+
+  it("an unknown command or option is a usage error", () => {
+    expect(cli(["frobnicate"]).status).toBe(2)
+    expect(cli(["tools", "--bogus"]).status).toBe(2)
+  })
+})

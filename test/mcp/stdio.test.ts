@@ -1,0 +1,177 @@
+/**
+ * End to end: the SDK's real MCP client talks to the built `proxmox-mcp` binary over stdio,
+ * once in demo mode and once against a simulated endpoint configured only by environment
+ * variables with its certificate pinned by fingerprint.
+ */
+import * as path from "node:path"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { RunningSimulator } from "../../src/simulator/index.js"
+import { eventually, startTestCluster } from "../support/cluster.js"
+
+const BIN = path.resolve(import.meta.dirname, "../../dist/bin/proxmox-mcp.js")
+
+interface Envelope {
+  ok: boolean
+  data?: Record<string, unknown>
+  error?: { code: string; message: string; hint?: string; impact?: string }
+  meta: Record<string, unknown>
+}
+
+const connect = async (args: Array<string>, env: Record<string, string>) => {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [BIN, ...args],
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stderr: "pipe",
+  })
+  let stderr = ""
+  transport.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const client = new Client({ name: "proxmox-mcp-test", version: "0.0.0" })
+  await client.connect(transport)
+  return { client, stderr: () => stderr }
+}
+
+const callTool = async (
+  client: Client,
+  name: string,
+  args: Record<string, unknown> = {},
+  progress?: Array<unknown>,
+) => {
+  const result = await client.callTool(
+    { name, arguments: args },
+    undefined,
+    progress === undefined ? {} : { onprogress: (p) => void progress.push(p) },
+  )
+  const envelope = result.structuredContent as unknown as Envelope
+  // The text block carries the same JSON for clients that ignore structuredContent.
+  expect(JSON.parse((result.content as Array<{ text: string }>)[0]!.text)).toEqual(envelope)
+  expect(result.isError === true).toBe(!envelope.ok)
+  return envelope
+}
+
+/** The flow the core issue asks for, against any server. */
+const coreFlow = async (client: Client, vmid: number) => {
+  const listed = await client.listTools()
+  const names = listed.tools.map((t) => t.name)
+  expect(names).toEqual(expect.arrayContaining(["pve_list_nodes", "pve_start_qemu_vm", "stopVM", "listVMs"]))
+
+  const nodes = await callTool(client, "pve_list_nodes")
+  expect(nodes.ok).toBe(true)
+  expect((nodes.data as unknown as Array<{ node: string }>).map((n) => n.node)).toContain("pve1")
+
+  const status = await callTool(client, "pve_get_qemu_status", { vmid })
+  expect(status).toMatchObject({ ok: true, data: { status: "stopped" } })
+
+  const progress: Array<unknown> = []
+  const started = await callTool(client, "pve_start_qemu_vm", { vmid, wait: true }, progress)
+  expect(started).toMatchObject({ ok: true, data: { exitstatus: "OK", success: true, status: "stopped" } })
+  expect(progress.length).toBeGreaterThanOrEqual(1)
+
+  const refused = await callTool(client, "pve_stop_qemu_vm", { vmid })
+  expect(refused).toMatchObject({ ok: false, error: { code: "CONFIRMATION_REQUIRED" } })
+  expect(refused.error?.hint).toBeTruthy()
+  expect(refused.error?.impact).toBeTruthy()
+
+  const stopped = await callTool(client, "pve_stop_qemu_vm", { vmid, confirm: true, wait: true })
+  expect(stopped).toMatchObject({ ok: true, data: { exitstatus: "OK" } })
+}
+
+describe("proxmox-mcp demo over stdio", () => {
+  let session: Awaited<ReturnType<typeof connect>>
+  beforeAll(async () => {
+    session = await connect(["demo"], {})
+  })
+  afterAll(async () => {
+    await session.client.close()
+  })
+
+  it("says SIMULATED on stderr and runs the core flow", async () => {
+    expect(session.stderr()).toContain("SIMULATED")
+    await coreFlow(session.client, 102)
+  })
+
+  it("an unknown tool is a protocol error", async () => {
+    await expect(session.client.callTool({ name: "pve_no_such_tool", arguments: {} })).rejects.toThrow(
+      /Unknown tool/,
+    )
+  })
+
+  it("tools carry annotations, _meta and flat object schemas", async () => {
+    const { tools } = await session.client.listTools()
+    const stop = tools.find((t) => t.name === "pve_stop_qemu_vm")!
+    expect(stop.annotations).toMatchObject({
+      readOnlyHint: false,
+      destructiveHint: true,
+      openWorldHint: false,
+    })
+    expect(stop._meta).toMatchObject({ category: "qemu", accessTier: "read-execute", confirmRequired: true })
+    expect(stop.inputSchema).toMatchObject({ type: "object" })
+    expect(stop.inputSchema).not.toHaveProperty("$schema")
+    const alias = tools.find((t) => t.name === "stopVM")!
+    expect(alias._meta).toMatchObject({ aliasFor: "pve_stop_qemu_vm", deprecated: true })
+  })
+})
+
+describe("proxmox-mcp run, configured by environment, certificate pinned", () => {
+  let sim: RunningSimulator
+  let session: Awaited<ReturnType<typeof connect>>
+  beforeAll(async () => {
+    sim = await startTestCluster({ perNodeEndpoints: false, taskDurationMs: 300 })
+    session = await connect(["run"], {
+      PROXMOX_HOST: sim.host,
+      PROXMOX_PORT: String(sim.port),
+      PROXMOX_TOKEN_ID: sim.tokenId,
+      PROXMOX_TOKEN_SECRET: sim.tokenSecret,
+      PROXMOX_TLS_FINGERPRINTS: sim.fingerprint,
+      PVE_ACCESS_TIER: "full",
+    })
+  })
+  afterAll(async () => {
+    await session?.client.close()
+    await sim?.close()
+  })
+
+  it("runs the core flow", async () => {
+    await coreFlow(session.client, 110)
+    expect(sim.cluster.getGuest(110)?.status).toBe("stopped")
+    expect(sim.cluster.requests.some((r) => r.path === "/nodes/pve2/qemu/110/status/start")).toBe(true)
+  })
+
+  it("cancelling a wait call stops the Proxmox task", async () => {
+    sim.cluster.setTaskDurationMs(10_000)
+    try {
+      const controller = new AbortController()
+      const pending = session.client.callTool(
+        { name: "pve_start_qemu_vm", arguments: { vmid: 120, wait: true } },
+        undefined,
+        {
+          signal: controller.signal,
+        },
+      )
+      await eventually(() => sim.cluster.listTasks().some((t) => t.id === "120" && t.status === "running"))
+      controller.abort("changed my mind")
+      await expect(pending).rejects.toThrow()
+      await eventually(() => sim.cluster.listTasks().some((t) => t.id === "120" && t.stoppedByDelete))
+      expect(sim.cluster.getGuest(120)?.status).toBe("stopped")
+    } finally {
+      sim.cluster.setTaskDurationMs(300)
+    }
+  })
+})
+
+describe("proxmox-mcp run with a bad configuration", () => {
+  it("exits 2 naming the variable", async () => {
+    const { spawnSync } = await import("node:child_process")
+    const result = spawnSync(process.execPath, [BIN, "run"], {
+      env: { PATH: process.env.PATH ?? "", PROXMOX_HOST: "pve.lan", PROXMOX_TOKEN_ID: "root@pam!x" },
+      encoding: "utf8",
+    })
+    expect(result.status).toBe(2)
+    expect(result.stderr).toContain("PROXMOX_TOKEN_SECRET")
+    expect(result.stdout).toBe("")
+  })
+})

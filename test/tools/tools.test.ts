@@ -1,0 +1,270 @@
+import { Fiber } from "effect"
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import type { RunningSimulator } from "../../src/simulator/index.js"
+import { entries, tools } from "../../src/tools/catalog.js"
+import {
+  callTool,
+  configFor,
+  errorOf,
+  eventually,
+  okData,
+  runtimeFor,
+  startTestCluster,
+  type TestRuntime,
+} from "../support/cluster.js"
+
+let sim: RunningSimulator
+let runtime: TestRuntime
+
+beforeAll(async () => {
+  sim = await startTestCluster()
+  runtime = runtimeFor(configFor(sim))
+})
+afterAll(async () => {
+  await runtime.dispose()
+  await sim.close()
+})
+beforeEach(() => sim.cluster.clearRequests())
+
+const call = (name: string, args: Record<string, unknown> = {}) => callTool(runtime, name, args).run()
+
+/** A path template matches a recorded (decoded) request path. */
+const matches = (template: string, path: string) =>
+  new RegExp(`^${template.replace(/\{[^}]+\}/g, "[^/]+")}$`).test(path)
+
+describe("every tool calls Proxmox", () => {
+  // One valid call per tool against the demo seed. Lifecycle calls pick a guest in the state
+  // the action needs, so each one really sends its mutation.
+  const cases: Record<string, () => Promise<Record<string, unknown>>> = {
+    pve_list_nodes: async () => ({}),
+    pve_get_node_status: async () => ({ node: "pve1" }),
+    pve_get_node_version: async () => ({ node: "pve2" }),
+    pve_get_cluster_status: async () => ({}),
+    pve_list_cluster_resources: async () => ({ type: "vm" }),
+    pve_get_next_vmid: async () => ({}),
+    pve_list_qemu_vms: async () => ({ node: "pve1" }),
+    pve_get_qemu_status: async () => ({ vmid: 100 }),
+    pve_get_qemu_config: async () => ({ node: "pve1", vmid: 100 }),
+    listVMs: async () => ({}),
+    pve_start_qemu_vm: async () => ({ vmid: 102, wait: true }),
+    pve_stop_qemu_vm: async () => ({ vmid: 102, confirm: true, wait: true }),
+    pve_shutdown_qemu_vm: async () => ({ vmid: 101, confirm: true, wait: true }),
+    pve_reboot_qemu_vm: async () => ({ vmid: 100, confirm: true, wait: true }),
+    pve_reset_qemu_vm: async () => ({ vmid: 100, confirm: true, wait: true }),
+    pve_suspend_qemu_vm: async () => ({ vmid: 100, confirm: true, wait: true }),
+    pve_resume_qemu_vm: async () => ({ vmid: 100, wait: true }),
+    pve_list_lxc_containers: async () => ({ node: "pve2" }),
+    pve_get_lxc_status: async () => ({ vmid: 200 }),
+    pve_get_lxc_config: async () => ({ vmid: 200 }),
+    listContainers: async () => ({ node: "pve1" }),
+    pve_stop_lxc_container: async () => ({ vmid: 200, confirm: true, wait: true }),
+    pve_start_lxc_container: async () => ({ vmid: 200, wait: true }),
+    pve_reboot_lxc_container: async () => ({ vmid: 200, confirm: true, wait: true }),
+    pve_suspend_lxc_container: async () => ({ vmid: 210, confirm: true, wait: true }),
+    pve_resume_lxc_container: async () => ({ vmid: 210, wait: true }),
+    pve_shutdown_lxc_container: async () => ({ vmid: 210, confirm: true, wait: true }),
+    pve_list_tasks: async () => ({ node: "pve1", limit: 5 }),
+    pve_get_task_status: async () => ({ upid: sim.cluster.listTasks()[0]!.upid }),
+    pve_get_task_log: async () => ({ upid: sim.cluster.listTasks()[0]!.upid }),
+    pve_stop_task: async () => {
+      const started = okData(await call("pve_start_qemu_vm", { vmid: 120 })) as { upid: string }
+      return { upid: started.upid, confirm: true }
+    },
+    pve_list_storage: async () => ({}),
+    pve_list_node_storage: async () => ({ node: "pve3" }),
+    pve_get_storage_status: async () => ({ node: "pve1", storage: "local" }),
+  }
+
+  it("has a case for every declared tool", () => {
+    expect(Object.keys(cases).sort()).toEqual(tools.map((t) => t.name).sort())
+  })
+
+  for (const [name, argsOf] of Object.entries(cases)) {
+    it(name, async () => {
+      const args = await argsOf()
+      sim.cluster.clearRequests()
+      const envelope = await call(name, args)
+      okData(envelope)
+      // The last declared endpoint is the one the tool exists for (earlier ones are look-ups
+      // that a cache may answer, such as the status read before a lifecycle action).
+      const tool = tools.find((t) => t.name === name)!
+      const endpoint = tool.endpoints.at(-1)!
+      expect(
+        sim.cluster.requests.some(
+          (r) => r.method === endpoint.method && matches(endpoint.path, r.path) && r.status === 200,
+        ),
+        `${endpoint.method} ${endpoint.path} was sent`,
+      ).toBe(true)
+    })
+  }
+
+  it("aliases run their canonical tool", async () => {
+    const aliasNames = entries.filter((e) => e.aliasFor !== undefined).map((e) => e.name)
+    expect(aliasNames).toEqual(
+      expect.arrayContaining([
+        "listNodes",
+        "getNodeStatus",
+        "getVMStatus",
+        "getContainerStatus",
+        "startVM",
+        "stopVM",
+      ]),
+    )
+    expect(okData(await call("getVMStatus", { vmid: 101 }))).toMatchObject({ vmid: 101 })
+    expect(okData(await call("listNodes"))).toHaveLength(3)
+  })
+})
+
+describe("lifecycle", () => {
+  it("starts a stopped VM and waits for the task: exit status OK, progress reported", async () => {
+    sim.cluster.addGuest({ vmid: 5001, type: "qemu", node: "pve3", name: "lifecycle", status: "stopped" })
+    const { run, progress } = callTool(runtime, "pve_start_qemu_vm", { vmid: 5001, wait: true })
+    const envelope = await run()
+    expect(okData(envelope)).toMatchObject({
+      node: "pve3",
+      status: "stopped",
+      exitstatus: "OK",
+      success: true,
+      warnings: 0,
+    })
+    expect((okData(envelope) as { logTail: Array<string> }).logTail.at(-1)).toBe("TASK OK")
+    expect(envelope.meta).toMatchObject({ node: "pve3" })
+    expect(envelope.meta.upid).toMatch(/^UPID:pve3:/)
+    expect(progress.at(-1)?.message).toBe("task OK")
+    expect(sim.cluster.getGuest(5001)?.status).toBe("running")
+  })
+
+  it("reports alreadyInState and sends no mutation", async () => {
+    sim.cluster.addGuest({ vmid: 5007, type: "qemu", node: "pve1", name: "already", status: "running" })
+    sim.cluster.clearRequests()
+    const envelope = await call("pve_start_qemu_vm", { vmid: 5007 })
+    expect(okData(envelope)).toMatchObject({ alreadyInState: true, status: "running" })
+    expect(sim.cluster.requests.filter((r) => r.method !== "GET")).toHaveLength(0)
+  })
+
+  it("a task that ends in error is TASK_FAILED with the log tail", async () => {
+    sim.cluster.addGuest({ vmid: 5002, type: "qemu", node: "pve1", name: "failing", status: "stopped" })
+    sim.cluster.setNextTaskOutcome("start failed: out of memory")
+    const error = errorOf(await call("pve_start_qemu_vm", { vmid: 5002, wait: true }))
+    expect(error.code).toBe("TASK_FAILED")
+    expect(error.details).toMatchObject({ exitstatus: "start failed: out of memory", success: false })
+    expect(String((error.details as { logTail: Array<string> }).logTail.at(-1))).toContain("TASK ERROR")
+  })
+
+  it("WARNINGS: N is success with warnings", async () => {
+    sim.cluster.addGuest({ vmid: 5003, type: "lxc", node: "pve2", name: "warned", status: "stopped" })
+    sim.cluster.setNextTaskOutcome("WARNINGS: 2")
+    expect(okData(await call("pve_start_lxc_container", { vmid: 5003, wait: true }))).toMatchObject({
+      success: true,
+      warnings: 2,
+    })
+  })
+
+  it("without wait returns the UPID at once", async () => {
+    sim.cluster.addGuest({ vmid: 5004, type: "qemu", node: "pve2", name: "nowait", status: "stopped" })
+    const data = okData(await call("pve_start_qemu_vm", { vmid: 5004 })) as { upid: string; node: string }
+    expect(data.node).toBe("pve2")
+    expect(data.upid).toMatch(/^UPID:pve2:.*:qmstart:5004:/)
+  })
+
+  it("a wait that runs out is TIMEOUT with the upid", async () => {
+    sim.cluster.addGuest({ vmid: 5005, type: "qemu", node: "pve2", name: "slowtask", status: "stopped" })
+    sim.cluster.setTaskDurationMs(3_000)
+    try {
+      const error = errorOf(await call("pve_start_qemu_vm", { vmid: 5005, wait: true, timeoutSeconds: 1 }))
+      expect(error.code).toBe("TIMEOUT")
+      expect(String((error.details as { upid: string }).upid)).toMatch(/^UPID:pve2:/)
+    } finally {
+      sim.cluster.setTaskDurationMs(150)
+    }
+  })
+
+  it("cancelling a wait stops the task it started", async () => {
+    sim.cluster.addGuest({ vmid: 5006, type: "qemu", node: "pve1", name: "cancelme", status: "stopped" })
+    sim.cluster.setTaskDurationMs(5_000)
+    try {
+      const { program } = callTool(runtime, "pve_start_qemu_vm", { vmid: 5006, wait: true })
+      const fiber = runtime.runFork(program)
+      await eventually(() => sim.cluster.listTasks().some((t) => t.id === "5006" && t.status === "running"))
+      await runtime.runPromise(Fiber.interrupt(fiber))
+      const task = sim.cluster.listTasks().find((t) => t.id === "5006")!
+      expect(task.stoppedByDelete).toBe(true)
+      expect(sim.cluster.getGuest(5006)?.status).toBe("stopped")
+      expect(
+        sim.cluster.requests.some(
+          (r) => r.method === "DELETE" && r.path === `/nodes/pve1/tasks/${task.upid}`,
+        ),
+      ).toBe(true)
+    } finally {
+      sim.cluster.setTaskDurationMs(150)
+    }
+  })
+
+  it("a confirm tool without confirm: true is CONFIRMATION_REQUIRED and sends nothing", async () => {
+    const error = errorOf(await call("pve_stop_qemu_vm", { vmid: 100 }))
+    expect(error).toMatchObject({ code: "CONFIRMATION_REQUIRED" })
+    expect(error.hint).toMatch(/confirm: true/)
+    expect(error.impact).toMatch(/powered off/)
+    expect(sim.cluster.requests).toHaveLength(0)
+  })
+})
+
+describe("addressing", () => {
+  it("an unknown node is UNKNOWN_NODE listing the known nodes", async () => {
+    const error = errorOf(await call("pve_get_node_status", { node: "pve9" }))
+    expect(error).toMatchObject({
+      code: "UNKNOWN_NODE",
+      details: { node: "pve9", knownNodes: ["pve1", "pve2", "pve3"] },
+    })
+  })
+
+  it("finds a guest by vmid alone after it moved to another node", async () => {
+    sim.cluster.addGuest({ vmid: 5010, type: "qemu", node: "pve1", name: "mover", status: "running" })
+    const before = await call("pve_get_qemu_status", { vmid: 5010 })
+    expect(before.meta.node).toBe("pve1")
+    sim.cluster.migrateGuest(5010, "pve3")
+    // The cached location is stale now: the request to pve1 fails, and the resolver refreshes on a miss.
+    const after = await call("pve_get_qemu_status", { vmid: 5010 })
+    expect(after.meta.node).toBe("pve3")
+    expect(okData(after)).toMatchObject({ vmid: 5010 })
+  })
+
+  it("a vmid that exists nowhere is GUEST_NOT_FOUND", async () => {
+    expect(errorOf(await call("pve_get_lxc_status", { vmid: 4242 }))).toMatchObject({
+      code: "GUEST_NOT_FOUND",
+    })
+  })
+
+  it.each([
+    ["pve_get_node_status", { node: ".." }, "node"],
+    ["pve_get_node_status", { node: "pve1/../.." }, "node"],
+    ["pve_get_node_status", { node: "%2F" }, "node"],
+    ["pve_get_storage_status", { node: "pve1", storage: ".." }, "storage"],
+    ["pve_get_storage_status", { node: "pve1", storage: "local/../x" }, "storage"],
+    ["pve_get_storage_status", { node: "pve1", storage: "local%2F.." }, "storage"],
+    ["pve_get_task_status", { upid: "UPID:pve1:../../x:" }, "upid"],
+    ["pve_get_qemu_status", { vmid: "100/../101" }, "vmid"],
+    ["pve_get_qemu_status", { vmid: 99 }, "vmid"],
+    ["pve_get_qemu_status", { vmid: 100, extra: 1 }, "extra"],
+  ])("%s %j is INVALID_INPUT naming %s, nothing sent", async (name, args, field) => {
+    const error = errorOf(await call(name, args))
+    expect(error).toMatchObject({ code: "INVALID_INPUT", details: { field } })
+    expect(sim.cluster.requests).toHaveLength(0)
+  })
+
+  it("accepts numeric strings for integers", async () => {
+    expect(okData(await call("pve_get_qemu_status", { vmid: "101" }))).toMatchObject({ vmid: 101 })
+  })
+
+  it("the legacy list covers every node and reports a node that does not answer", async () => {
+    sim.cluster.setFault("pve2", { kind: "error", status: 500, message: "simulated failure" })
+    try {
+      const envelope = await call("listVMs")
+      const vms = okData(envelope) as Array<{ node: string }>
+      expect(new Set(vms.map((v) => v.node))).toEqual(new Set(["pve1", "pve3"]))
+      expect(envelope.meta.warnings?.[0]).toMatch(/pve2/)
+    } finally {
+      sim.cluster.setFault("pve2", null)
+    }
+  })
+})
