@@ -159,6 +159,8 @@ export class ClusterState implements SimulatedCluster {
   ) {
     if (nodes.length === 0) throw new Error("simulator: at least one node is required")
     if (new Set(nodes).size !== nodes.length) throw new Error("simulator: node names must be unique")
+    const invalid = nodes.find((node) => !/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/.test(node))
+    if (invalid !== undefined) throw new Error(`simulator: '${invalid}' is not a valid PVE node name`)
     this.nodes = [...nodes]
     this.sslFingerprint = options.sslFingerprint
     const now = Date.now()

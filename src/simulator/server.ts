@@ -8,7 +8,7 @@ import type { Socket } from "node:net"
 import type { SimulatorCertificate } from "./certificate.js"
 import type { ClusterState, Token } from "./cluster.js"
 import { notImplemented, PveError, parameterError, serverError } from "./errors.js"
-import type { Reply } from "./router.js"
+import { permissionDenied, type Reply } from "./router.js"
 import { routes } from "./routes/index.js"
 import { type HttpMethod, type RawParams, resolvePath, validateParameters } from "./schema.js"
 
@@ -182,9 +182,7 @@ const dispatch = (cluster: ClusterState, endpointNode: string, request: Request)
   if (Object.keys(conflicts).length > 0) throw parameterError(conflicts)
 
   const permission = route.permission?.(raw)
-  if (permission && !token.privileges.includes(permission.privilege)) {
-    throw new PveError(403, `Permission check failed (${permission.path}, ${permission.privilege})`)
-  }
+  if (permission && !token.privileges.includes(permission.privilege)) throw permissionDenied(permission)
 
   // Calls for another node are proxied there by pveproxy; that is where 595/596 come from.
   const targetNode = resolved.pathParams.node

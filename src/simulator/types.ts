@@ -127,7 +127,10 @@ export interface SimulatedCluster {
   readonly nodes: ReadonlyArray<string>
   setFault(node: string, fault: Fault | null): void
   getFault(node: string): Fault | undefined
-  /** false: state-changing requests answer 500 "cluster not ready - no quorum?". */
+  /**
+   * false: state-changing requests answer 500 "cluster not ready - no quorum?" and /cluster/status
+   * shows quorate 0. The cluster also loses quorum while most of its nodes are down.
+   */
   setQuorum(quorate: boolean): void
   isQuorate(): boolean
   /** Exit status of the next task that would otherwise succeed ("OK", "WARNINGS: 2", "some error"). */
