@@ -6,6 +6,8 @@
 import { Layer, Logger, LogLevel } from "effect"
 import type { ProxmoxConfig } from "./config/proxmox.js"
 import type { LogLevels } from "./config/server.js"
+import * as Policy from "./policy/policy.js"
+import type { PolicySettings } from "./policy/settings.js"
 import { proxmoxHttpClientLayer } from "./proxmox/agent.js"
 import * as ProxmoxApi from "./proxmox/api.js"
 import * as NodeRegistry from "./proxmox/registry.js"
@@ -13,6 +15,13 @@ import * as Tasks from "./proxmox/tasks.js"
 
 export const proxmoxLayer = (config: ProxmoxConfig, registry: NodeRegistry.RegistryOptions = {}) =>
   Layer.mergeAll(Tasks.layer, NodeRegistry.layer(registry)).pipe(Layer.provideMerge(ProxmoxApi.layer(config)))
+
+/** Everything a tool call needs but the audit sink and the HTTP client: Proxmox, registry, tasks, policy. */
+export const toolLayer = (
+  config: ProxmoxConfig,
+  policy: PolicySettings,
+  registry: NodeRegistry.RegistryOptions = {},
+) => Policy.layer(policy).pipe(Layer.provideMerge(proxmoxLayer(config, registry)))
 
 export const liveProxmoxLayer = (config: ProxmoxConfig, registry: NodeRegistry.RegistryOptions = {}) =>
   proxmoxLayer(config, registry).pipe(Layer.provide(proxmoxHttpClientLayer(config)))

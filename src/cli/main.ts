@@ -3,13 +3,20 @@
  * composed once here, and nothing but the stdio protocol is written to stdout while serving.
  */
 import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { Config, Effect, Either, Layer, ManagedRuntime, Redacted } from "effect"
+import { type AuditSettings, auditConfig, layerFile } from "../audit/file.js"
+import { Audit } from "../audit/port.js"
 import { configProvider, type Environment, formatConfigError } from "../config/provider.js"
 import { type ProxmoxConfig, proxmoxConfig } from "../config/proxmox.js"
 import { type ServerConfig, serverConfig } from "../config/server.js"
-import { liveProxmoxLayer, stderrLoggerLayer } from "../layers.js"
+import { LOCAL_PRINCIPAL } from "../domain/principal.js"
+import { stderrLoggerLayer, toolLayer } from "../layers.js"
 import { makeMcpServer, serveStdio } from "../mcp/server.js"
-import { exposedEntries } from "../policy/exposure.js"
+import { staticallyExposed } from "../policy/policy.js"
+import { type PolicySettings, policyConfig } from "../policy/settings.js"
+import { proxmoxHttpClientLayer } from "../proxmox/agent.js"
 import type { RunningSimulator } from "../simulator/index.js"
 import { entries } from "../tools/catalog.js"
 import { renderTools, type ToolsFormat } from "./tools.js"
@@ -70,16 +77,36 @@ const checkTransport = (transport: string) => {
   }
 }
 
-/** Serves MCP over stdio until the client disconnects. */
-const serve = async (proxmox: ProxmoxConfig, server: ServerConfig, instructions?: string) => {
+interface ServeOptions {
+  readonly proxmox: ProxmoxConfig
+  readonly policy: PolicySettings
+  readonly server: ServerConfig
+  readonly audit: AuditSettings
+  readonly instructions?: string
+}
+
+/** Serves MCP over stdio until the client disconnects; server start and stop are audited. */
+const serve = async (options: ServeOptions) => {
   const runtime = ManagedRuntime.make(
-    Layer.provideMerge(liveProxmoxLayer(proxmox), stderrLoggerLayer(server.logLevel)),
+    toolLayer(options.proxmox, options.policy).pipe(
+      Layer.provideMerge(layerFile(options.audit)),
+      Layer.provide(proxmoxHttpClientLayer(options.proxmox)),
+      Layer.provideMerge(stderrLoggerLayer(options.server.logLevel)),
+    ),
   )
+  const principal = {
+    sub: LOCAL_PRINCIPAL.sub,
+    role: LOCAL_PRINCIPAL.role,
+    transport: LOCAL_PRINCIPAL.transport,
+  }
+  const lifecycle = (event: "server.start" | "server.stop") =>
+    runtime.runPromise(Effect.flatMap(Audit, (audit) => audit.write({ event, principal }, { durable: true })))
+  await lifecycle("server.start")
   const mcp = makeMcpServer(runtime, {
     version: VERSION,
-    exposed: exposedEntries({ tier: server.tier, moduleMode: server.moduleMode }),
-    maxResultBytes: server.maxResultBytes,
-    ...(instructions === undefined ? {} : { instructions }),
+    principal: LOCAL_PRINCIPAL,
+    maxResultBytes: options.server.maxResultBytes,
+    ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
   })
   const stop = () => void mcp.close()
   process.once("SIGINT", stop)
@@ -87,6 +114,9 @@ const serve = async (proxmox: ProxmoxConfig, server: ServerConfig, instructions?
   try {
     await serveStdio(mcp)
   } finally {
+    await lifecycle("server.stop").catch((error: unknown) =>
+      say(`proxmox-mcp: could not audit server.stop: ${String(error)}`),
+    )
     await runtime.dispose()
   }
 }
@@ -103,14 +133,17 @@ const warnInsecure = (proxmox: ProxmoxConfig) => {
 
 const run = async (args: ReadonlyArray<string>, env: Environment) => {
   checkFlags(args, ["--transport"])
-  const config = load(env, Config.all({ proxmox: proxmoxConfig, server: serverConfig }))
+  const config = load(
+    env,
+    Config.all({ proxmox: proxmoxConfig, policy: policyConfig, server: serverConfig, audit: auditConfig }),
+  )
   if (Either.isLeft(config)) {
     say(`proxmox-mcp: configuration error:\n${config.left}`)
     return 2
   }
   checkTransport(flagValue(args, "--transport") ?? config.right.server.transport)
   warnInsecure(config.right.proxmox)
-  await serve(config.right.proxmox, config.right.server)
+  await serve(config.right)
   return 0
 }
 
@@ -137,12 +170,19 @@ export const simulatorConfig = (sim: RunningSimulator): ProxmoxConfig => ({
 const demo = async (args: ReadonlyArray<string>, env: Environment) => {
   checkFlags(args, ["--transport"])
   checkTransport(flagValue(args, "--transport") ?? "stdio")
-  // Only the policy and logging settings apply; the demo never talks to a real cluster.
+  // The demo never talks to a real cluster: only policy, server and audit settings apply. It runs
+  // with tier full so every tool can be tried, unless PVE_ACCESS_TIER says otherwise, and audits
+  // into a temporary directory unless AUDIT_LOG_PATH is set.
+  const demoEnv: Environment = {
+    ...env,
+    PVE_ACCESS_TIER: env.PVE_ACCESS_TIER ?? "full",
+    AUDIT_LOG_PATH:
+      env.AUDIT_LOG_PATH ??
+      path.join(fs.mkdtempSync(path.join(os.tmpdir(), "proxmox-mcp-demo-")), "audit.jsonl"),
+  }
   const settings = load(
-    env,
-    serverConfig.pipe(
-      Config.map((s) => ({ ...s, tier: env.PVE_ACCESS_TIER === undefined ? "full" : s.tier })),
-    ),
+    demoEnv,
+    Config.all({ policy: policyConfig, server: serverConfig, audit: auditConfig }),
   )
   if (Either.isLeft(settings)) {
     say(`proxmox-mcp: configuration error:\n${settings.left}`)
@@ -154,18 +194,20 @@ const demo = async (args: ReadonlyArray<string>, env: Environment) => {
       "==================================================================",
       " proxmox-mcp DEMO: SIMULATED Proxmox VE cluster. Nothing real is touched.",
       ` nodes: ${sim.nodes.join(", ")}   API: ${sim.url} (certificate pinned)`,
-      ` access tier: ${settings.right.tier}   module mode: ${settings.right.moduleMode}`,
+      ` access tier: ${settings.right.policy.tier}   confirm mode: ${settings.right.policy.confirmMode}`,
+      ` audit log: ${settings.right.audit.path}`,
       " This process speaks MCP on stdin/stdout. Try it with an MCP client, e.g.:",
       "   npx @modelcontextprotocol/inspector node dist/bin/proxmox-mcp.js demo",
       "==================================================================",
     ].join("\n"),
   )
   try {
-    await serve(
-      simulatorConfig(sim),
-      settings.right as ServerConfig,
-      "This server is connected to a SIMULATED Proxmox VE cluster (demo mode): every operation is safe to try.",
-    )
+    await serve({
+      ...settings.right,
+      proxmox: simulatorConfig(sim),
+      instructions:
+        "This server is connected to a SIMULATED Proxmox VE cluster (demo mode): every operation is safe to try.",
+    })
   } finally {
     await sim.close()
   }
@@ -213,12 +255,12 @@ const tools = (args: ReadonlyArray<string>, env: Environment) => {
     process.stdout.write(`${renderTools(entries, format)}\n`)
     return 0
   }
-  const settings = load(env, serverConfig)
+  const settings = load(env, policyConfig)
   if (Either.isLeft(settings)) {
     say(`proxmox-mcp: configuration error:\n${settings.left}`)
     return 2
   }
-  process.stdout.write(`${renderTools(exposedEntries(settings.right), format)}\n`)
+  process.stdout.write(`${renderTools(staticallyExposed(settings.right), format)}\n`)
   return 0
 }
 

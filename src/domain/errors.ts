@@ -33,6 +33,7 @@ export type ErrorCode =
   | "CANCELLED"
   | "RATE_LIMITED"
   | "INTERNAL_ERROR"
+  | "AUDIT_WRITE_FAILED"
 
 export interface Failure {
   readonly code: ErrorCode
@@ -144,6 +145,43 @@ export class ConfirmationRequired extends Data.TaggedError("ConfirmationRequired
   readonly impact: string
 }> {}
 
+/** A policy rule refused the call; `rule` names the setting (e.g. DENIED_OPERATIONS). */
+export class Forbidden extends Data.TaggedError("Forbidden")<{
+  readonly rule: string
+  readonly message: string
+}> {}
+
+/** The target guest is protected by PVE_PROTECTED_VMIDS or PVE_PROTECTED_TAGS. */
+export class ProtectedGuest extends Data.TaggedError("ProtectedGuest")<{
+  readonly rule: "PVE_PROTECTED_VMIDS" | "PVE_PROTECTED_TAGS"
+  readonly vmid: number
+  readonly tag?: string
+}> {
+  override get message() {
+    return this.tag === undefined
+      ? `Guest ${this.vmid} is protected (PVE_PROTECTED_VMIDS): state-changing tools may not act on it.`
+      : `Guest ${this.vmid} is protected by its tag '${this.tag}' (PVE_PROTECTED_TAGS): state-changing tools may not act on it.`
+  }
+}
+
+/** The human declined or cancelled the confirmation; nothing was sent. */
+export class ConfirmationDeclined extends Data.TaggedError("ConfirmationDeclined")<{
+  readonly answer: "decline" | "cancel"
+}> {
+  override get message() {
+    return this.answer === "decline"
+      ? "The operation was declined by the user; nothing was sent to Proxmox."
+      : "The confirmation was cancelled; nothing was sent to Proxmox."
+  }
+}
+
+/** The audit log could not be written, so the call was not carried out (fail closed). */
+export class AuditFailed extends Data.TaggedError("AuditFailed")<{
+  readonly message: string
+  /** True when the operation had already been carried out and only its completion record failed. */
+  readonly afterEffect: boolean
+}> {}
+
 export type ToolError =
   | InvalidInput
   | ToolInputRejected
@@ -154,6 +192,10 @@ export type ToolError =
   | TaskFailed
   | TaskWaitTimeout
   | ConfirmationRequired
+  | Forbidden
+  | ProtectedGuest
+  | ConfirmationDeclined
+  | AuditFailed
 
 const definedOnly = (record: Record<string, unknown>): Record<string, unknown> =>
   Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined))
@@ -218,5 +260,24 @@ export const toFailure = (error: ToolError): Failure => {
       }
     case "ConfirmationRequired":
       return { code: "CONFIRMATION_REQUIRED", message: error.message, hint: error.hint, impact: error.impact }
+    case "Forbidden":
+      return { code: "FORBIDDEN", message: error.message, details: { rule: error.rule } }
+    case "ProtectedGuest":
+      return {
+        code: "PROTECTED_GUEST",
+        message: error.message,
+        hint: "Protection is set by the server operator; read-only tools still work on this guest.",
+        details: definedOnly({ rule: error.rule, vmid: error.vmid, tag: error.tag }),
+      }
+    case "ConfirmationDeclined":
+      return { code: "CONFIRMATION_DECLINED", message: error.message, details: { answer: error.answer } }
+    case "AuditFailed":
+      return {
+        code: "AUDIT_WRITE_FAILED",
+        message: error.message,
+        hint: error.afterEffect
+          ? "The operation was carried out, but its completion could not be recorded; tell the operator."
+          : "Nothing was sent to Proxmox. The server refuses to act without an audit record; tell the operator.",
+      }
   }
 }

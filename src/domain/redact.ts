@@ -1,25 +1,206 @@
 /**
- * Redaction of secrets in values returned to the model. Keys that name a secret are replaced
- * whatever their value. (The audit issue extends this into the single redaction module used by
- * logs, audit records and tool results.)
+ * The one redaction module, used for tool results, stderr logs and audit records (SPEC sections 3
+ * and 8). Two mechanisms, both always on:
+ *
+ * - by key: a value whose key names a secret (`password`, `cipassword`, `privkey`, `ticket`,
+ *   `authorization`, `refresh_token`, ...) is replaced whatever it is; so is the `value` of a PVE
+ *   token-creation result (`{"full-tokenid", "value"}`), the one place PVE hands out a new secret;
+ * - by value: inside every string, JWTs, `PVEAPIToken=` secrets, `Bearer` tokens, PVE tickets,
+ *   PEM private key blocks, URL credentials, `password=...`-style pairs and every registered
+ *   known secret (e.g. the configured token secret) are replaced.
+ *
+ * `redactSecrets` is the default redactor (no known secrets); `makeRedactor({knownSecrets})`
+ * builds one that also removes the deployment's own secrets.
  */
+import * as Redacted from "effect/Redacted"
+
 export const REDACTED = "[REDACTED]"
 
-const SECRET_KEYS =
-  /^(cipassword|password|passwd|secret|privkey|private[-_]?key|ticket|csrfpreventiontoken|authorization)$/i
+const normalizeKey = (key: string) => key.toLowerCase().replace(/[-_.\s]/g, "")
 
-/** Keys whose values are secrets in PVE objects (guest config, users, tokens). */
-export const isSecretKey = (key: string): boolean => SECRET_KEYS.test(key)
+const SECRET_NAMES = new Set([
+  "password",
+  "passwd",
+  "pwd",
+  "passphrase",
+  "cipassword",
+  "secret",
+  "privkey",
+  "privatekey",
+  "ticket",
+  "csrf",
+  "csrftoken",
+  "xcsrftoken",
+  "csrfpreventiontoken",
+  "authorization",
+  "proxyauthorization",
+  "cookie",
+  "setcookie",
+  "pveauthcookie",
+  "token",
+  "jwt",
+  "bearer",
+  "accesstoken",
+  "refreshtoken",
+  "idtoken",
+  "sessiontoken",
+  "apitoken",
+  "apikey",
+  "xapikey",
+  "tokensecret",
+  "tokenvalue",
+  "encryptionkey",
+  "keyring",
+])
 
-export const redactSecrets = (value: unknown, secretKey: (key: string) => boolean = isSecretKey): unknown => {
-  if (Array.isArray(value)) return value.map((item) => redactSecrets(item, secretKey))
-  if (typeof value === "object" && value !== null) {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, inner]) => [
-        key,
-        secretKey(key) ? REDACTED : redactSecrets(inner, secretKey),
-      ]),
-    )
-  }
-  return value
+const SECRET_SUFFIXES = ["password", "passwd", "passphrase", "secret", "privatekey", "privkey"]
+
+/** Keys whose values are secrets (PVE guest config, users, tokens, HTTP headers, auth bodies). */
+export const isSecretKey = (key: string): boolean => {
+  const name = normalizeKey(key)
+  return SECRET_NAMES.has(name) || SECRET_SUFFIXES.some((suffix) => name.endsWith(suffix))
 }
+
+/** `POST /access/users/{userid}/token/{tokenid}` answers `{"full-tokenid", info, value}`. */
+const isNewTokenResult = (record: Record<string, unknown>) =>
+  typeof record["full-tokenid"] === "string" && "value" in record
+
+// Patterns over string values. Order matters: specific shapes first, generic `key=value` last.
+// Repetitions that could start at many positions are bounded, so no text makes them quadratic.
+const PEM_PRIVATE_KEY =
+  /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)/g
+const JWT = /eyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g
+const PVE_TICKET = /PVE:[^\s:]+:[0-9A-Fa-f]{8}::[A-Za-z0-9+/=]+/g
+const PVE_API_TOKEN = /(PVEAPIToken(?:\s*[=:]\s*|\s+))([^\s"',;]+)/gi
+const BEARER = /\b(Bearer\s+)[A-Za-z0-9._~+/-]+=*/gi
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]{0,30}:\/\/[^\s/:@]{1,256}:)[^\s/@]{1,256}@/gi
+const KEY_VALUE =
+  /\b([\w-]{0,40}?(?:password|passwd|passphrase|secret|token|ticket|authorization|api[_-]?key|cookie|privkey))(["']?\s*[:=]\s*["']?)((?:(?:Basic|Bearer|Digest|Negotiate)\s+)?[^\s"'&,;}]+)/gi
+
+const patternRedactions = (text: string): string =>
+  text
+    .replace(PEM_PRIVATE_KEY, REDACTED)
+    .replace(JWT, REDACTED)
+    .replace(PVE_TICKET, REDACTED)
+    .replace(PVE_API_TOKEN, (_match, prefix: string, credential: string) => {
+      // `user@realm!name=secret`: the token id is useful and not secret; the part after `=` is.
+      const separator = credential.indexOf("=", credential.indexOf("!"))
+      return credential.includes("!") && separator > 0
+        ? `${prefix}${credential.slice(0, separator + 1)}${REDACTED}`
+        : `${prefix}${REDACTED}`
+    })
+    .replace(BEARER, `$1${REDACTED}`)
+    .replace(URL_CREDENTIALS, `$1${REDACTED}@`)
+    .replace(KEY_VALUE, (match, key: string, separator: string, value: string) =>
+      value === REDACTED || value.endsWith(REDACTED) ? match : `${key}${separator}${REDACTED}`,
+    )
+
+/** Known secrets shorter than this are not searched for in text: they would erase ordinary words. */
+const MIN_KNOWN_SECRET_LENGTH = 4
+
+export type SecretInput = string | Redacted.Redacted<string> | Redacted.Redacted<unknown> | undefined | null
+
+export interface RedactorOptions {
+  /** Exact secret strings to remove wherever they appear (configured token secrets, passwords). */
+  readonly knownSecrets?: Iterable<SecretInput>
+  /** Which object keys hold secrets; `isSecretKey` unless given. */
+  readonly secretKey?: (key: string) => boolean
+}
+
+/**
+ * Redacts any JSON-like value: a copy with secrets replaced by `REDACTED`. Plain objects and
+ * arrays are walked; objects with `toJSON` (Date, Redacted) are redacted as they would serialize.
+ */
+export interface Redactor {
+  (value: unknown): unknown
+  /** Redacts free text (a message, a command line, an HTTP header). */
+  readonly text: (text: string) => string
+  /** Redacts one JSON log line by value and by key; a line that is not JSON is redacted as text. */
+  readonly line: (line: string) => string
+  /** Adds a secret learned at run time (e.g. a token created by a tool call). */
+  readonly register: (secret: SecretInput) => void
+}
+
+const unwrap = (secret: SecretInput): string | undefined => {
+  if (secret === undefined || secret === null) return undefined
+  if (typeof secret === "string") return secret
+  const value = Redacted.value(secret)
+  return typeof value === "string" ? value : undefined
+}
+
+const MAX_DEPTH = 64
+
+export const makeRedactor = (options: RedactorOptions = {}): Redactor => {
+  const secretKey = options.secretKey ?? isSecretKey
+  // Longest first, so a secret that contains another is removed whole.
+  let known: Array<string> = []
+  const register = (secret: SecretInput) => {
+    const value = unwrap(secret)
+    if (value === undefined || value.length < MIN_KNOWN_SECRET_LENGTH) return
+    const forms = [value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1)]
+    const added = forms.filter((form) => form.length > 0 && !known.includes(form))
+    if (added.length > 0) known = [...known, ...added].sort((a, b) => b.length - a.length)
+  }
+  for (const secret of options.knownSecrets ?? []) register(secret)
+
+  const text = (input: string): string => {
+    if (input.length < MIN_KNOWN_SECRET_LENGTH) return input
+    let output = input
+    for (const secret of known) {
+      if (output.includes(secret)) output = output.split(secret).join(REDACTED)
+    }
+    return patternRedactions(output)
+  }
+
+  const walk = (value: unknown, depth: number, seen: WeakSet<object>): unknown => {
+    if (typeof value === "string") return text(value)
+    if (typeof value !== "object" || value === null) return value
+    if (depth > MAX_DEPTH) return REDACTED
+    if (seen.has(value)) return "[Circular]"
+    seen.add(value)
+    try {
+      if (Array.isArray(value)) return value.map((item) => walk(item, depth + 1, seen))
+      if (value instanceof Error) {
+        return walk({ ...value, name: value.name, message: value.message }, depth + 1, seen)
+      }
+      const toJSON = (value as { toJSON?: unknown }).toJSON
+      if (typeof toJSON === "function") return walk(toJSON.call(value), depth + 1, seen)
+      const record = value as Record<string, unknown>
+      const tokenResult = isNewTokenResult(record)
+      return Object.fromEntries(
+        Object.entries(record).map(([key, inner]) => [
+          key,
+          secretKey(key) || (tokenResult && key === "value") ? REDACTED : walk(inner, depth + 1, seen),
+        ]),
+      )
+    } finally {
+      seen.delete(value)
+    }
+  }
+
+  const line = (input: string): string => {
+    const trimmed = input.trimStart()
+    if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(input)
+      } catch {
+        return text(input)
+      }
+      const trailing = /\s*$/.exec(input)?.[0] ?? ""
+      return JSON.stringify(walk(parsed, 0, new WeakSet())) + trailing
+    }
+    return text(input)
+  }
+
+  return Object.assign((value: unknown) => walk(value, 0, new WeakSet()), { text, line, register })
+}
+
+const defaultRedactor = makeRedactor()
+
+/** The default redactor: by key and by pattern, no known secrets. */
+export const redactSecrets = (value: unknown, secretKey: (key: string) => boolean = isSecretKey): unknown =>
+  secretKey === isSecretKey ? defaultRedactor(value) : makeRedactor({ secretKey })(value)
+
+/** Pattern-based redaction of free text with the default redactor. */
+export const redactText = (text: string): string => defaultRedactor.text(text)

@@ -2,35 +2,40 @@
  * The MCP adapter: the only module that imports `@modelcontextprotocol/sdk`. It binds the
  * catalog to a low-level SDK `Server` (Effect Schema stays the single source of truth for input
  * schemas), runs each call as an Effect on one `ManagedRuntime` with the call's AbortSignal, so
- * a cancelled request interrupts the fiber, and turns progress into MCP notifications.
+ * a cancelled request interrupts the fiber, turns progress into MCP notifications, and asks the
+ * human through elicitation when the policy needs a confirmation.
  */
 import { Server } from "@modelcontextprotocol/sdk/server/index.js"
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import {
   CallToolRequestSchema,
   type CallToolResult,
+  ElicitResultSchema,
   ErrorCode,
   ListToolsRequestSchema,
   McpError,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js"
 import { Effect, Exit, type ManagedRuntime } from "effect"
-import type { CatalogEntry } from "../tools/catalog.js"
+import { Audit } from "../audit/port.js"
+import type { Principal } from "../domain/principal.js"
+import { type Elicit, Policy } from "../policy/policy.js"
+import { type CatalogEntry, lookup } from "../tools/catalog.js"
 import { annotationsOf, descriptionOf, metaOf } from "../tools/describe.js"
-import { type Envelope, invoke } from "../tools/invoke.js"
-import { inputJsonSchema, outputJsonSchema, ToolCall, type ToolServices } from "../tools/tool.js"
+import { type Envelope, type InvokeServices, invoke } from "../tools/invoke.js"
+import { inputJsonSchema, outputJsonSchema, ToolCall } from "../tools/tool.js"
 
 export const SERVER_NAME = "proxmox-mcp"
 
 export interface McpServerOptions {
   readonly version: string
-  /** The entries this server exposes; anything else answers as an unknown tool. */
-  readonly exposed: ReadonlyArray<CatalogEntry>
+  /** The caller on this connection (stdio: the local principal). */
+  readonly principal: Principal
   readonly maxResultBytes: number
   readonly instructions?: string
 }
 
-export type ToolRuntime = ManagedRuntime.ManagedRuntime<Exclude<ToolServices, ToolCall>, unknown>
+export type ToolRuntime = ManagedRuntime.ManagedRuntime<Exclude<InvokeServices, ToolCall>, unknown>
 
 const listing = (entry: CatalogEntry): Tool =>
   ({
@@ -49,6 +54,20 @@ export const toCallToolResult = (envelope: Envelope): CallToolResult => ({
   ...(envelope.ok ? {} : { isError: true }),
 })
 
+/** The form shown to the human: one checkbox, so an accidental "accept" of an empty form is not consent. */
+const CONFIRMATION_SCHEMA = {
+  type: "object",
+  properties: {
+    confirm: {
+      type: "boolean",
+      title: "Run this operation",
+      description: "Tick to allow the operation described above.",
+      default: false,
+    },
+  },
+  required: ["confirm"],
+} as const
+
 export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): Server => {
   const server = new Server(
     { name: SERVER_NAME, version: options.version },
@@ -57,18 +76,70 @@ export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): 
       ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
     },
   )
-  const exposed = new Map(options.exposed.map((entry) => [entry.name, entry]))
-  const tools = options.exposed.map(listing)
 
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools }))
+  server.setRequestHandler(ListToolsRequestSchema, async () => {
+    const policy = await runtime.runPromise(Policy)
+    return { tools: policy.exposed(options.principal).map(listing) }
+  })
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    const entry = exposed.get(request.params.name)
-    // MCP 2025-11-25: an unknown tool is a protocol error. Hidden tools look exactly the same.
-    if (entry === undefined)
-      throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`)
+    const name = request.params.name
+    const entry = lookup(name)
+    const policy = await runtime.runPromise(Policy)
+    const hiddenBy = entry === undefined ? "unknown" : policy.hiddenBy(entry, options.principal)
+    if (entry === undefined || hiddenBy !== undefined) {
+      if (entry !== undefined) {
+        // A hidden tool answers exactly like an unknown one, but the refusal is audited.
+        await runtime.runPromise(
+          Effect.flatMap(Audit, (audit) =>
+            audit.write({
+              event: "policy.denied",
+              principal: {
+                sub: options.principal.sub,
+                role: options.principal.role,
+                transport: options.principal.transport,
+              },
+              tool: name,
+              ...(entry.aliasFor === undefined ? {} : { aliasOf: entry.aliasFor }),
+              decision: "denied",
+              ...(hiddenBy === undefined ? {} : { rule: hiddenBy }),
+              outcome: { ok: false, code: "FORBIDDEN" },
+            }),
+          ).pipe(Effect.ignore),
+        )
+      }
+      // MCP 2025-11-25: an unknown tool is a protocol error.
+      throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`)
+    }
+
     const progressToken = request.params._meta?.progressToken
+    const capabilities = server.getClientCapabilities()
+    const elicit: Elicit | undefined =
+      capabilities?.elicitation === undefined
+        ? undefined
+        : (confirmation) =>
+            Effect.tryPromise(() =>
+              extra.sendRequest(
+                {
+                  method: "elicitation/create",
+                  params: { message: confirmation.message, requestedSchema: CONFIRMATION_SCHEMA },
+                },
+                ElicitResultSchema,
+              ),
+            ).pipe(
+              Effect.map((result) =>
+                result.action === "accept"
+                  ? result.content?.confirm === true
+                    ? "accept"
+                    : "decline"
+                  : result.action,
+              ),
+              // A client that fails to answer has not confirmed.
+              Effect.orElseSucceed(() => "cancel" as const),
+            )
     const call = ToolCall.of({
+      principal: options.principal,
+      ...(elicit === undefined ? {} : { elicit }),
       progress: (update) =>
         progressToken === undefined
           ? Effect.void
@@ -79,12 +150,15 @@ export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): 
               }),
             ).pipe(Effect.ignore),
     })
-    const program = invoke(entry.tool, request.params.arguments ?? {}, {
+    const program = invoke(entry, request.params.arguments ?? {}, {
       maxResultBytes: options.maxResultBytes,
-    }).pipe(Effect.provideService(ToolCall, call), Effect.annotateLogs({ tool: entry.name }))
+    }).pipe(
+      Effect.provideService(ToolCall, call),
+      Effect.annotateLogs({ tool: entry.name, principal: options.principal.sub }),
+    )
     const exit = await runtime.runPromiseExit(program, { signal: extra.signal })
     if (Exit.isSuccess(exit)) return toCallToolResult(exit.value)
-    // Only interruption ends here (invoke catches failures and defects): the client cancelled,
+    // Only interruption ends here (invoke turns failures into envelopes): the client cancelled,
     // and the SDK sends no response to a cancelled request.
     return toCallToolResult({
       ok: false,

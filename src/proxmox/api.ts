@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage } from "node:http"
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Context, Duration, Effect, Either, Layer, Redacted, Schedule } from "effect"
+import { Context, Duration, Effect, Either, FiberRef, Layer, Redacted, Schedule } from "effect"
 import type { ProxmoxConfig, ProxmoxEndpoint } from "../config/proxmox.js"
 import { type InvalidInput, OutcomeUnknown, ProxmoxError, type ProxmoxErrorCode } from "../domain/errors.js"
 import { buildPath, type PathParams } from "./path.js"
@@ -30,6 +30,24 @@ export interface ApiRequest {
 }
 
 export type ApiError = ProxmoxError | OutcomeUnknown | InvalidInput
+
+/** One request that reached a Proxmox endpoint, for the audit record of the call. */
+export interface UpstreamCall {
+  readonly node: string
+  readonly method: string
+  readonly path: string
+  readonly status: number
+  readonly upid?: string
+}
+
+/**
+ * Where the requests of the current call are collected. The tool pipeline sets a fresh array
+ * per call (child fibers share it); outside a call it is undefined and nothing is collected.
+ */
+export const currentUpstreamCalls = FiberRef.unsafeMake<Array<UpstreamCall> | undefined>(undefined)
+
+const recordUpstream = (call: UpstreamCall) =>
+  Effect.flatMap(FiberRef.get(currentUpstreamCalls), (calls) => Effect.sync(() => void calls?.push(call)))
 
 /** PVE's success envelope: `data`, plus `total` on paged lists (task list, task log). */
 export interface ApiEnvelope {
@@ -263,6 +281,14 @@ export const make = (config: ProxmoxConfig) =>
           body = undefined
         }
         const status = response.status
+        const upid = typeof body?.data === "string" && body.data.startsWith("UPID:") ? body.data : undefined
+        yield* recordUpstream({
+          node: endpoint.name,
+          method: request.method,
+          path,
+          status,
+          ...(upid === undefined ? {} : { upid }),
+        })
         if (status >= 200 && status < 300) {
           if (body === undefined || typeof body !== "object" || body === null || !("data" in body)) {
             return yield* fail(

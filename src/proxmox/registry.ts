@@ -34,6 +34,7 @@ export interface NodeRegistryService {
   readonly locateGuest: (
     vmid: number,
     type?: GuestType,
+    options?: { readonly fresh?: boolean },
   ) => Effect.Effect<GuestLocation, GuestNotFound | ApiError>
   /**
    * Runs `use` on the guest's node: the given `node` (checked to exist), else the node that
@@ -129,8 +130,9 @@ export const make = (options: RegistryOptions = {}) =>
         return yield* new UnknownNode({ node, knownNodes: (latest ?? []).map((n) => n.node) })
       })
 
-    const locateGuest = (vmid: number, type?: GuestType) =>
+    const locateGuest = (vmid: number, type?: GuestType, options: { readonly fresh?: boolean } = {}) =>
       Effect.gen(function* () {
+        if (options.fresh === true) yield* invalidateGuests
         const { found } = yield* lookup(cachedGuests, invalidateGuests, (guests) =>
           guests.find((g) => g.vmid === vmid && (type === undefined || g.type === type)),
         )

@@ -1,18 +1,21 @@
 /**
- * Runs one tool call, independent of the transport: decode the input strictly, apply the
- * confirmation gate, run the program, wait for its task when asked, and wrap everything in the
- * result envelope of SPEC section 5. Interruption (a cancelled call) propagates to the caller;
- * a cancelled `wait` stops the Proxmox task this call started.
+ * Runs one tool call, independent of the transport (MCP now, Sutian's REST API later):
+ *   decode the input strictly -> policy (target, principal rules, protection, confirmation)
+ *   -> audit write-ahead for state-changing tools -> the tool's program (and its task, with
+ *   `wait`) -> audit completion -> the result envelope of SPEC section 5.
+ * Every refusal is audited with the rule that refused. An audit write failure fails the call;
+ * before a mutation that means nothing is sent. Interruption (a cancelled call) is audited and
+ * then propagates; a cancelled `wait` stops the Proxmox task this call started.
  */
-import { Cause, Effect, Option, ParseResult, Schema } from "effect"
-import {
-  ConfirmationRequired,
-  type Failure,
-  InvalidInput,
-  type ToolError,
-  toFailure,
-} from "../domain/errors.js"
+import { Cause, Effect, Exit, Option, ParseResult, Schema } from "effect"
+import type { AuditDecision, AuditEntry, AuditPrincipal } from "../audit/port.js"
+import { Audit } from "../audit/port.js"
+import { AuditFailed, type Failure, InvalidInput, type ToolError, toFailure } from "../domain/errors.js"
+import type { Principal } from "../domain/principal.js"
+import { isStateChanging, Policy, type PolicyRefusal, type Target } from "../policy/policy.js"
+import { currentUpstreamCalls, type UpstreamCall } from "../proxmox/api.js"
 import { Tasks } from "../proxmox/tasks.js"
+import type { CatalogEntry } from "./catalog.js"
 import { inputSchema, ToolCall, type ToolDeclaration, type ToolOutput, type ToolServices } from "./tool.js"
 
 export interface ResultMeta {
@@ -31,6 +34,8 @@ export interface InvokeOptions {
   /** A result whose JSON is larger is cut (lists) and marked `meta.truncated`. */
   readonly maxResultBytes: number
 }
+
+export type InvokeServices = ToolServices | Policy | Audit
 
 export const DEFAULT_WAIT_SECONDS = 300
 
@@ -56,18 +61,6 @@ const decodeInput = (tool: ToolDeclaration, args: unknown) =>
   Schema.decodeUnknown(inputSchema(tool), { onExcessProperty: "error", errors: "all" })(args ?? {}).pipe(
     Effect.mapError(describeParseError),
   ) as Effect.Effect<Record<string, unknown>, InvalidInput>
-
-/** NANDI's rule until the full policy layer: a confirm tool runs only with `confirm: true`. */
-const requireConfirmation = (tool: ToolDeclaration, input: Record<string, unknown>) =>
-  tool.confirm && input.confirm !== true
-    ? Effect.fail(
-        new ConfirmationRequired({
-          message: `${tool.name} changes the state of the cluster and needs confirmation.`,
-          hint: "Check the target, then call again with confirm: true.",
-          impact: tool.impact ?? tool.description,
-        }),
-      )
-    : Effect.void
 
 /** With `wait: true`, follows the task the program started, reporting progress. */
 const followTask = (input: Record<string, unknown>, output: ToolOutput) =>
@@ -101,7 +94,7 @@ const followTask = (input: Record<string, unknown>, output: ToolOutput) =>
 
 const cutToSize = (data: unknown, maxBytes: number): { data: unknown; truncated: boolean } => {
   const size = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? "")
-  if (size(data) <= maxBytes || !Array.isArray(data)) return { data, truncated: false }
+  if (!Array.isArray(data) || size(data) <= maxBytes) return { data, truncated: false }
   let low = 0
   let high = data.length
   while (low < high) {
@@ -112,45 +105,175 @@ const cutToSize = (data: unknown, maxBytes: number): { data: unknown; truncated:
   return { data: data.slice(0, low), truncated: true }
 }
 
-export const invoke = (
-  tool: ToolDeclaration,
-  args: unknown,
-  options: InvokeOptions,
-): Effect.Effect<Envelope, never, ToolServices> =>
-  Effect.gen(function* (): Effect.fn.Return<Envelope, never, ToolServices> {
-    const started = Date.now()
-    const outcome = yield* Effect.gen(function* () {
-      const input = yield* decodeInput(tool, args)
-      yield* requireConfirmation(tool, input)
-      // The program sees only its declared fields; wait/timeoutSeconds/confirm are the framework's.
-      const declared = Object.fromEntries(Object.entries(input).filter(([key]) => key in tool.input))
-      const output = yield* tool.run(declared)
-      return tool.startsTask ? yield* followTask(input, output) : output
-    }).pipe(
-      Effect.either,
-      Effect.catchAllDefect((defect) =>
-        Effect.logError("tool defect", Cause.pretty(Cause.die(defect))).pipe(Effect.as(Option.none<never>())),
-      ),
-    )
-    const durationMs = Date.now() - started
-    if (Option.isOption(outcome)) {
-      return {
-        ok: false,
-        error: { code: "INTERNAL_ERROR", message: "internal error; see the server log" },
-        meta: { durationMs },
+const auditPrincipal = (principal: Principal): AuditPrincipal => ({
+  sub: principal.sub,
+  role: principal.role,
+  transport: principal.transport,
+  ...(principal.ip === undefined ? {} : { ip: principal.ip }),
+})
+
+const auditTarget = (target: Target | undefined) =>
+  target === undefined ||
+  (target.node === undefined && target.type === undefined && target.vmid === undefined)
+    ? {}
+    : {
+        target: {
+          ...(target.node === undefined ? {} : { node: target.node }),
+          ...(target.type === undefined ? {} : { type: target.type }),
+          ...(target.vmid === undefined ? {} : { vmid: target.vmid }),
+        },
       }
-    }
-    if (outcome._tag === "Left") {
-      return { ok: false, error: toFailure(outcome.left as ToolError), meta: { durationMs } }
-    }
-    const output = outcome.right
-    const { data, truncated } = cutToSize(output.data, options.maxResultBytes)
-    const meta: ResultMeta = {
+
+const refusalDecision = (error: PolicyRefusal): { decision: AuditDecision; rule?: string } => {
+  switch (error._tag) {
+    case "Forbidden":
+    case "ProtectedGuest":
+      return { decision: "denied", rule: error.rule }
+    case "ConfirmationRequired":
+      return { decision: "confirmation_required", rule: "confirmation" }
+    case "ConfirmationDeclined":
+      return { decision: "declined", rule: "confirmation" }
+  }
+}
+
+const isRefusal = (error: ToolError): error is PolicyRefusal =>
+  error._tag === "Forbidden" ||
+  error._tag === "ProtectedGuest" ||
+  error._tag === "ConfirmationRequired" ||
+  error._tag === "ConfirmationDeclined"
+
+const auditFailed = (afterEffect: boolean) => (error: { readonly message: string }) =>
+  new AuditFailed({ message: `The audit log could not be written: ${error.message}`, afterEffect })
+
+const envelopeOf = (
+  exit: Exit.Exit<ToolOutput, ToolError>,
+  durationMs: number,
+  maxResultBytes: number,
+): Envelope => {
+  if (Exit.isFailure(exit)) {
+    const failure = Cause.failureOption(exit.cause)
+    return Option.isSome(failure)
+      ? { ok: false, error: toFailure(failure.value), meta: { durationMs } }
+      : {
+          ok: false,
+          error: { code: "INTERNAL_ERROR", message: "internal error; see the server log" },
+          meta: { durationMs },
+        }
+  }
+  const output = exit.value
+  const { data, truncated } = cutToSize(output.data, maxResultBytes)
+  return {
+    ok: true,
+    data,
+    meta: {
       durationMs,
       ...(output.node === undefined ? {} : { node: output.node }),
       ...(output.upid === undefined ? {} : { upid: output.upid }),
       ...(output.warnings === undefined || output.warnings.length === 0 ? {} : { warnings: output.warnings }),
       ...(truncated ? { truncated: true } : {}),
-    }
-    return { ok: true, data, meta }
-  }).pipe(Effect.withSpan("tool.invoke", { attributes: { tool: tool.name } }))
+    },
+  }
+}
+
+const outcomeOf = (exit: Exit.Exit<ToolOutput, ToolError>) => {
+  if (Exit.isSuccess(exit)) return { ok: true }
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) return { ok: false, code: toFailure(failure.value).code }
+  return { ok: false, code: Cause.isInterruptedOnly(exit.cause) ? "CANCELLED" : "INTERNAL_ERROR" }
+}
+
+export const invoke = (
+  entry: CatalogEntry,
+  args: unknown,
+  options: InvokeOptions,
+): Effect.Effect<Envelope, never, InvokeServices> =>
+  // Only the program itself is interruptible: a cancelled call still gets its audit completion.
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function* () {
+      const started = Date.now()
+      const tool = entry.tool
+      const call = yield* ToolCall
+      const policy = yield* Policy
+      const audit = yield* Audit
+      const upstream: Array<UpstreamCall> = []
+      const stateChanging = isStateChanging(tool)
+      const base = {
+        principal: auditPrincipal(call.principal),
+        tool: entry.name,
+        ...(entry.aliasFor === undefined ? {} : { aliasOf: entry.aliasFor }),
+        ...(typeof args === "object" && args !== null ? { args: args as Record<string, unknown> } : {}),
+      }
+      const record = (entry: AuditEntry, durable: boolean, afterEffect: boolean) =>
+        audit.write(entry, { durable }).pipe(Effect.mapError(auditFailed(afterEffect)))
+
+      let target: Target | undefined
+      let writeAheadId: string | undefined
+
+      const program = Effect.gen(function* () {
+        const input = yield* decodeInput(tool, args)
+        target = yield* policy
+          .authorize({ entry, input, principal: call.principal, elicit: call.elicit })
+          .pipe(
+            Effect.tapError((error) =>
+              isRefusal(error)
+                ? record(
+                    {
+                      event: "policy.denied",
+                      ...base,
+                      ...refusalDecision(error),
+                      outcome: { ok: false, code: toFailure(error).code },
+                    },
+                    stateChanging,
+                    false,
+                  )
+                : Effect.void,
+            ),
+          )
+        if (stateChanging) {
+          writeAheadId = yield* record(
+            { event: "tool.started", ...base, ...auditTarget(target), decision: "allowed" },
+            true,
+            false,
+          )
+        }
+        // The program sees only its declared fields; wait/timeoutSeconds/confirm are the framework's.
+        const declared = Object.fromEntries(Object.entries(input).filter(([key]) => key in tool.input))
+        const output = yield* tool.run(declared)
+        return tool.startsTask ? yield* followTask(input, output) : output
+      }).pipe(Effect.locally(currentUpstreamCalls, upstream))
+
+      const exit = yield* Effect.exit(restore(program))
+      const durationMs = Date.now() - started
+      if (
+        Exit.isFailure(exit) &&
+        !Cause.isInterruptedOnly(exit.cause) &&
+        Option.isNone(Cause.failureOption(exit.cause))
+      ) {
+        yield* Effect.logError("tool defect", Cause.pretty(exit.cause))
+      }
+      const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+      const refused =
+        Option.isSome(failure) && (isRefusal(failure.value) || failure.value._tag === "AuditFailed")
+      if (!refused) {
+        // The completion of a started call, or the single record of a read or of a call that
+        // ended before its write-ahead (invalid input, unknown guest).
+        const completion: AuditEntry = {
+          event: writeAheadId === undefined ? "tool.call" : "tool.completed",
+          ...(writeAheadId === undefined ? {} : { id: writeAheadId }),
+          ...base,
+          ...auditTarget(target),
+          decision: "allowed",
+          outcome: outcomeOf(exit),
+          durationMs,
+          ...(upstream.length === 0 ? {} : { upstream }),
+        }
+        const written = yield* Effect.either(
+          record(completion, writeAheadId !== undefined, writeAheadId !== undefined),
+        )
+        if (written._tag === "Left")
+          return envelopeOf(Exit.fail(written.left), durationMs, options.maxResultBytes)
+      }
+      if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+      return envelopeOf(exit, durationMs, options.maxResultBytes)
+    }),
+  ).pipe(Effect.withSpan("tool.invoke", { attributes: { tool: entry.name } }))

@@ -5,6 +5,8 @@
 import { Context, type Effect, JSONSchema, Schema } from "effect"
 import type { ToolError } from "../domain/errors.js"
 import type { Category, Module, Tier } from "../domain/ids.js"
+import type { Principal } from "../domain/principal.js"
+import type { Elicit } from "../policy/policy.js"
 import type { HttpMethod, ProxmoxApi } from "../proxmox/api.js"
 import type { NodeRegistry } from "../proxmox/registry.js"
 import type { Tasks } from "../proxmox/tasks.js"
@@ -25,6 +27,10 @@ export interface ToolOutput {
 
 /** The request-scoped context of one call, provided by the transport adapter. */
 export interface ToolCallService {
+  /** Who is calling (stdio: the local principal). */
+  readonly principal: Principal
+  /** Asks the human to confirm, when the client supports it (MCP elicitation). */
+  readonly elicit?: Elicit
   /** Sends a progress notification when the client asked for progress; otherwise does nothing. */
   readonly progress: (update: {
     readonly progress: number

@@ -143,12 +143,15 @@ describe("Proxmox connection config", () => {
 })
 
 describe("server config", () => {
-  it("defaults to read-only and core", () => {
-    expect(Either.getOrThrow(load(serverConfig, {}))).toMatchObject({ tier: "read-only", moduleMode: "core" })
+  it("has defaults", () => {
+    expect(Either.getOrThrow(load(serverConfig, {}))).toEqual({
+      maxResultBytes: 262144,
+      logLevel: "info",
+      transport: "stdio",
+    })
   })
   it.each([
-    ["PVE_ACCESS_TIER", "admin"],
-    ["PVE_MODULE_MODE", "everything"],
+    ["MCP_TRANSPORT", "carrier-pigeon"],
     ["MCP_MAX_RESULT_BYTES", "-1"],
     ["LOG_LEVEL", "loud"],
   ])("rejects %s=%s naming the variable", (variable, value) => {

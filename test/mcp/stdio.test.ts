@@ -3,6 +3,8 @@
  * once in demo mode and once against a simulated endpoint configured only by environment
  * variables with its certificate pinned by fingerprint.
  */
+import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
@@ -128,6 +130,8 @@ describe("proxmox-mcp run, configured by environment, certificate pinned", () =>
       PROXMOX_TOKEN_SECRET: sim.tokenSecret,
       PROXMOX_TLS_FINGERPRINTS: sim.fingerprint,
       PVE_ACCESS_TIER: "full",
+      PVE_CONFIRM_MODE: "argument",
+      AUDIT_LOG_PATH: path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pmcp-audit-")), "audit.jsonl"),
     })
   })
   afterAll(async () => {

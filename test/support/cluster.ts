@@ -3,8 +3,13 @@
  * (pinned by fingerprint, as an operator would configure them).
  */
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { layerMemory, MemoryAuditRecords } from "../../src/audit/memory.js"
 import type { ProxmoxConfig, ProxmoxEndpoint } from "../../src/config/proxmox.js"
-import { liveProxmoxLayer } from "../../src/layers.js"
+import { LOCAL_PRINCIPAL, type Principal } from "../../src/domain/principal.js"
+import { toolLayer } from "../../src/layers.js"
+import type { Elicit } from "../../src/policy/policy.js"
+import { DEFAULT_POLICY, type PolicySettings } from "../../src/policy/settings.js"
+import { proxmoxHttpClientLayer } from "../../src/proxmox/agent.js"
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from "../../src/simulator/index.js"
 import { lookup } from "../../src/tools/catalog.js"
 import { type Envelope, invoke } from "../../src/tools/invoke.js"
@@ -35,8 +40,31 @@ export const configFor = (
   }
 }
 
-export const runtimeFor = (config: ProxmoxConfig) =>
-  ManagedRuntime.make(liveProxmoxLayer(config, { resourcesTtl: "2 seconds" }).pipe(Layer.orDie))
+/** Tier full, confirmation by argument: what most tool tests want. */
+export const TEST_POLICY: PolicySettings = {
+  ...DEFAULT_POLICY,
+  tier: "full",
+  moduleMode: "advanced",
+  confirmMode: "argument",
+}
+
+export const runtimeFor = (config: ProxmoxConfig, policy: PolicySettings = TEST_POLICY) =>
+  ManagedRuntime.make(
+    toolLayer(config, policy, { resourcesTtl: "2 seconds" }).pipe(
+      Layer.provideMerge(layerMemory()),
+      Layer.provide(proxmoxHttpClientLayer(config)),
+      Layer.orDie,
+    ),
+  )
+
+/** The audit records the runtime's memory sink holds. */
+export const auditRecords = (runtime: TestRuntime) =>
+  runtime.runSync(Effect.map(MemoryAuditRecords, (memory) => memory.records()))
+
+export interface CallOptions {
+  readonly principal?: Principal
+  readonly elicit?: Elicit
+}
 
 export type TestRuntime = ReturnType<typeof runtimeFor>
 
@@ -47,12 +75,21 @@ export interface ProgressEvent {
 }
 
 /** Calls a tool by name (or alias) the way the MCP adapter does, collecting progress. */
-export const callTool = (runtime: TestRuntime, name: string, args: Record<string, unknown> = {}) => {
+export const callTool = (
+  runtime: TestRuntime,
+  name: string,
+  args: Record<string, unknown> = {},
+  options: CallOptions = {},
+) => {
   const entry = lookup(name)
   if (entry === undefined) throw new Error(`no tool ${name}`)
   const progress: Array<ProgressEvent> = []
-  const call = ToolCall.of({ progress: (update) => Effect.sync(() => void progress.push(update)) })
-  const program = invoke(entry.tool, args, { maxResultBytes: 256 * 1024 }).pipe(
+  const call = ToolCall.of({
+    principal: options.principal ?? LOCAL_PRINCIPAL,
+    ...(options.elicit === undefined ? {} : { elicit: options.elicit }),
+    progress: (update) => Effect.sync(() => void progress.push(update)),
+  })
+  const program = invoke(entry, args, { maxResultBytes: 256 * 1024 }).pipe(
     Effect.provideService(ToolCall, call),
   )
   return { program, progress, run: () => runtime.runPromise(program) as Promise<Envelope> }

@@ -1,0 +1,40 @@
+/**
+ * Turning a caller's `AuditEntry` into a sealed `AuditRecord`, shared by every sink so the file
+ * and the memory sink write identical records. `prepare` runs in the caller's fiber (redaction,
+ * JSON normalization, id and time); `seal` assigns the chain fields in write order.
+ */
+import { randomUUID } from "node:crypto"
+import { type ChainPosition, GENESIS, hashRecord, toJsonValue } from "./chain.js"
+import type { AuditEntry, AuditRecord } from "./port.js"
+
+/** Redacts a JSON-like value (see `src/domain/redact.ts`). */
+export type Redact = (value: unknown) => unknown
+
+/** The position before the first record of a log. */
+export const START: ChainPosition = { seq: 0, hash: GENESIS }
+
+export interface PreparedRecord {
+  readonly id: string
+  readonly ts: string
+  /** The entry without `id`, redacted and as it reads back from JSON; never holds chain fields. */
+  readonly body: Readonly<Record<string, unknown>>
+}
+
+const RESERVED = new Set(["v", "seq", "ts", "id", "prev", "hash"])
+
+export const prepare = (entry: AuditEntry, redact: Redact, now: Date = new Date()): PreparedRecord => {
+  const { id, ...rest } = entry
+  const redacted = toJsonValue(redact(rest))
+  const body =
+    typeof redacted === "object" && redacted !== null && !Array.isArray(redacted)
+      ? Object.fromEntries(Object.entries(redacted).filter(([key]) => !RESERVED.has(key)))
+      : {}
+  return { id: id ?? randomUUID(), ts: now.toISOString(), body }
+}
+
+/** The record that follows `after` in the chain. */
+export const seal = (prepared: PreparedRecord, after: ChainPosition): AuditRecord => {
+  const head = { v: 1, seq: after.seq + 1, ts: prepared.ts, id: prepared.id, prev: after.hash }
+  const hash = hashRecord(after.hash, { ...head, ...prepared.body })
+  return { ...head, hash, ...prepared.body } as unknown as AuditRecord
+}

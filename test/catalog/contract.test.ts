@@ -1,0 +1,133 @@
+/**
+ * The catalog contract: every tool, walked from the one declaration list. A change to the
+ * public surface (names, schemas, annotations) shows up as a diff of the committed snapshots.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+import { Modules, Tiers } from "../../src/domain/ids.js"
+import { isStateChanging, staticallyExposed, staticRule } from "../../src/policy/policy.js"
+import { DEFAULT_POLICY } from "../../src/policy/settings.js"
+import { endpointFacts } from "../../src/simulator/schema.js"
+import { entries, tools } from "../../src/tools/catalog.js"
+import { annotationsOf, metaOf } from "../../src/tools/describe.js"
+import { inputJsonSchema } from "../../src/tools/tool.js"
+
+const SHARED_SCHEMA = path.resolve(
+  import.meta.dirname,
+  "../../../shared/reference/pve-api/pve-api-endpoints.json",
+)
+
+describe("catalog contract", () => {
+  it("names are unique", () => {
+    const names = entries.map((e) => e.name)
+    expect(new Set(names).size).toBe(names.length)
+  })
+
+  for (const entry of entries) {
+    describe(entry.name, () => {
+      const tool = entry.tool
+      const schema = inputJsonSchema(tool) as {
+        type: string
+        properties: Record<string, Record<string, unknown>>
+        [key: string]: unknown
+      }
+
+      it("has a description and a flat object schema with described parameters", () => {
+        expect(tool.description.length).toBeGreaterThan(20)
+        expect(schema.type).toBe("object")
+        expect(schema).not.toHaveProperty("$schema")
+        expect(schema).not.toHaveProperty("$defs")
+        expect(schema).not.toHaveProperty("anyOf")
+        for (const [name, property] of Object.entries(schema.properties)) {
+          expect(property.description, `${name} has a description`).toEqual(expect.any(String))
+          expect(["string", "integer", "number", "boolean"], `${name} is flat`).toContain(property.type)
+          expect(property).not.toHaveProperty("$ref")
+        }
+      })
+
+      it("has annotations and _meta consistent with its declaration", () => {
+        const annotations = annotationsOf(entry)
+        expect(annotations.readOnlyHint).toBe(tool.tier === "read-only")
+        expect(annotations.destructiveHint).toBe(tool.destructive)
+        expect(annotations.openWorldHint).toBe(false)
+        expect(annotations.title).toBeTruthy()
+        const meta = metaOf(entry)
+        expect(meta).toMatchObject({
+          category: tool.category,
+          accessTier: tool.tier,
+          module: tool.module,
+          destructive: tool.destructive,
+          confirmRequired: tool.confirm,
+        })
+        if (tool.confirm) {
+          expect(tool.destructive || isStateChanging(tool)).toBe(true)
+          expect(meta["anthropic/requiresUserInteraction"]).toBe(true)
+          expect(schema.properties).toHaveProperty("confirm")
+        }
+        if (entry.aliasFor !== undefined)
+          expect(meta).toMatchObject({ aliasFor: entry.aliasFor, deprecated: true })
+        if (tool.destructive) expect(isStateChanging(tool)).toBe(true)
+        if (tool.startsTask) expect(schema.properties).toHaveProperty("wait")
+      })
+
+      it("calls only endpoints that exist in the PVE API", () => {
+        expect(tool.endpoints.length + (tool.ssh === null ? 0 : 1)).toBeGreaterThan(0)
+        for (const endpoint of tool.endpoints) {
+          expect(
+            endpointFacts(endpoint.method, endpoint.path),
+            `${endpoint.method} ${endpoint.path}`,
+          ).toBeDefined()
+        }
+      })
+    })
+  }
+
+  it.skipIf(!fs.existsSync(SHARED_SCHEMA))("endpoints match the official endpoint list in ../shared", () => {
+    const official = JSON.parse(fs.readFileSync(SHARED_SCHEMA, "utf8")) as Array<{
+      method: string
+      path: string
+    }>
+    const known = new Set(official.map((e) => `${e.method} ${e.path}`))
+    for (const tool of tools) {
+      for (const endpoint of tool.endpoints)
+        expect(known, tool.name).toContain(`${endpoint.method} ${endpoint.path}`)
+    }
+  })
+
+  it("aliases share their canonical tool's policy under every tier and module mode", () => {
+    for (const tier of Tiers) {
+      for (const moduleMode of Modules) {
+        const exposed = new Set(staticallyExposed({ ...DEFAULT_POLICY, tier, moduleMode }).map((e) => e.name))
+        for (const entry of entries.filter((e) => e.aliasFor !== undefined)) {
+          expect(exposed.has(entry.name)).toBe(exposed.has(entry.aliasFor!))
+        }
+      }
+    }
+  })
+
+  it("the default policy exposes no state-changing tool", () => {
+    expect(staticallyExposed(DEFAULT_POLICY).filter((e) => isStateChanging(e.tool))).toEqual([])
+    expect(
+      tools.filter((t) => staticRule(t, DEFAULT_POLICY) === undefined).every((t) => t.tier === "read-only"),
+    ).toBe(true)
+  })
+})
+
+describe("exposed surface snapshots", () => {
+  for (const tier of Tiers) {
+    for (const moduleMode of Modules) {
+      it(`${tier} / ${moduleMode}`, async () => {
+        const surface = staticallyExposed({ ...DEFAULT_POLICY, tier, moduleMode }).map((entry) => ({
+          name: entry.name,
+          annotations: annotationsOf(entry),
+          _meta: metaOf(entry),
+          inputSchema: inputJsonSchema(entry.tool),
+        }))
+        await expect(`${JSON.stringify(surface, null, 2)}\n`).toMatchFileSnapshot(
+          `./__snapshots__/surface.${tier}.${moduleMode}.json`,
+        )
+      })
+    }
+  }
+})

@@ -1,0 +1,196 @@
+/**
+ * Policy seen by a real MCP client over stdio: what is listed under each setting, protected
+ * guests, and confirmation by elicitation (accept runs the call; decline and cancel do not).
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { RunningSimulator } from "../../src/simulator/index.js"
+import { startTestCluster } from "../support/cluster.js"
+
+const BIN = path.resolve(import.meta.dirname, "../../dist/bin/proxmox-mcp.js")
+
+let sim: RunningSimulator
+const clients: Array<Client> = []
+
+beforeAll(async () => {
+  sim = await startTestCluster({ perNodeEndpoints: false })
+})
+afterAll(async () => {
+  for (const client of clients) await client.close()
+  await sim.close()
+})
+
+type ElicitAnswer = "accept" | "decline" | "cancel"
+
+const connect = async (
+  env: Record<string, string>,
+  elicitation?: { answer: ElicitAnswer; asked: Array<string> },
+) => {
+  const auditDir = fs.mkdtempSync(path.join(os.tmpdir(), "pmcp-audit-"))
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [BIN, "run"],
+    env: {
+      PATH: process.env.PATH ?? "",
+      PROXMOX_HOST: sim.host,
+      PROXMOX_PORT: String(sim.port),
+      PROXMOX_TOKEN_ID: sim.tokenId,
+      PROXMOX_TOKEN_SECRET: sim.tokenSecret,
+      PROXMOX_TLS_FINGERPRINTS: sim.fingerprint,
+      AUDIT_LOG_PATH: path.join(auditDir, "audit.jsonl"),
+      ...env,
+    },
+    stderr: "pipe",
+  })
+  const client = new Client(
+    { name: "policy-test", version: "0.0.0" },
+    elicitation === undefined ? {} : { capabilities: { elicitation: {} } },
+  )
+  if (elicitation !== undefined) {
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      elicitation.asked.push(String((request.params as { message?: unknown }).message))
+      return elicitation.answer === "accept"
+        ? { action: "accept", content: { confirm: true } }
+        : { action: elicitation.answer }
+    })
+  }
+  await client.connect(transport)
+  clients.push(client)
+  const auditFile = path.join(auditDir, "audit.jsonl")
+  return {
+    client,
+    audit: () =>
+      fs
+        .readFileSync(auditFile, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+  }
+}
+
+const listed = async (client: Client) => (await client.listTools()).tools.map((t) => t.name)
+
+const call = async (client: Client, name: string, args: Record<string, unknown>) => {
+  const result = await client.callTool({ name, arguments: args })
+  return result.structuredContent as {
+    ok: boolean
+    error?: { code: string; hint?: string; details?: Record<string, unknown> }
+  }
+}
+
+describe("exposure over stdio", () => {
+  it("the default tier exposes no state-changing tool", async () => {
+    const { client } = await connect({})
+    const { tools } = await client.listTools()
+    expect(tools.length).toBeGreaterThan(0)
+    expect(tools.filter((t) => t.annotations?.readOnlyHint !== true)).toEqual([])
+  })
+
+  it("a whitelisted full tool stays hidden under read-only", async () => {
+    const { client } = await connect({ PVE_TOOL_WHITELIST: "pve_stop_task,pve_list_nodes" })
+    expect(await listed(client)).toEqual(["pve_list_nodes", "listNodes"])
+    await expect(client.callTool({ name: "pve_stop_task", arguments: {} })).rejects.toThrow(/Unknown tool/)
+  })
+
+  it("blacklisting a canonical name removes its alias, and an alias its canonical tool", async () => {
+    const { client } = await connect({
+      PVE_ACCESS_TIER: "full",
+      PVE_TOOL_BLACKLIST: "pve_stop_qemu_vm,startContainer",
+    })
+    const names = await listed(client)
+    for (const hidden of ["pve_stop_qemu_vm", "stopVM", "startContainer", "pve_start_lxc_container"]) {
+      expect(names).not.toContain(hidden)
+    }
+    expect(names).toContain("pve_start_qemu_vm")
+  })
+
+  it("DENIED_OPERATIONS=vm.stop blocks pve_stop_qemu_vm and stopVM, and the refusal is audited", async () => {
+    const { client, audit } = await connect({ PVE_ACCESS_TIER: "full", DENIED_OPERATIONS: "vm.stop" })
+    const names = await listed(client)
+    expect(names).not.toContain("pve_stop_qemu_vm")
+    expect(names).not.toContain("stopVM")
+    await expect(
+      client.callTool({ name: "stopVM", arguments: { vmid: 100, confirm: true } }),
+    ).rejects.toThrow(/Unknown tool/)
+    expect(sim.cluster.getGuest(100)?.status).toBe("running")
+    expect(audit()).toContainEqual(
+      expect.objectContaining({
+        event: "policy.denied",
+        tool: "stopVM",
+        rule: "DENIED_OPERATIONS",
+        decision: "denied",
+      }),
+    )
+  })
+})
+
+describe("protected guests over stdio", () => {
+  it("cannot stop a protected vmid or tag under tier full even with confirm: true", async () => {
+    sim.cluster.addGuest({
+      vmid: 7001,
+      type: "qemu",
+      node: "pve1",
+      name: "tagged",
+      status: "running",
+      tags: "critical",
+    })
+    const { client } = await connect({
+      PVE_ACCESS_TIER: "full",
+      PVE_CONFIRM_MODE: "argument",
+      PVE_PROTECTED_VMIDS: "100-105",
+      PVE_PROTECTED_TAGS: "Critical",
+    })
+    expect(await call(client, "pve_stop_qemu_vm", { vmid: 101, confirm: true })).toMatchObject({
+      ok: false,
+      error: { code: "PROTECTED_GUEST" },
+    })
+    expect(await call(client, "pve_stop_qemu_vm", { vmid: 7001, confirm: true })).toMatchObject({
+      ok: false,
+      error: { code: "PROTECTED_GUEST", details: { rule: "PVE_PROTECTED_TAGS" } },
+    })
+    expect(sim.cluster.getGuest(101)?.status).toBe("running")
+    expect(sim.cluster.getGuest(7001)?.status).toBe("running")
+  })
+})
+
+describe("confirmation by elicitation over stdio", () => {
+  it.each(["accept", "decline", "cancel"] as const)("%s", async (answer) => {
+    const vmid = 7100 + ["accept", "decline", "cancel"].indexOf(answer)
+    sim.cluster.addGuest({ vmid, type: "qemu", node: "pve2", name: `e-${answer}`, status: "running" })
+    const asked: Array<string> = []
+    const { client, audit } = await connect({ PVE_ACCESS_TIER: "full" }, { answer, asked })
+    const result = await call(client, "pve_stop_qemu_vm", { vmid, wait: true })
+    expect(asked).toHaveLength(1)
+    expect(asked[0]).toContain(`VM ${vmid}`)
+    if (answer === "accept") {
+      expect(result.ok).toBe(true)
+      expect(sim.cluster.getGuest(vmid)?.status).toBe("stopped")
+    } else {
+      expect(result).toMatchObject({ ok: false, error: { code: "CONFIRMATION_DECLINED" } })
+      expect(sim.cluster.getGuest(vmid)?.status).toBe("running")
+      expect(audit()).toContainEqual(
+        expect.objectContaining({ event: "policy.denied", decision: "declined" }),
+      )
+    }
+  })
+
+  it("a client without elicitation falls back to confirm: true in auto mode", async () => {
+    sim.cluster.addGuest({ vmid: 7110, type: "qemu", node: "pve2", name: "fallback", status: "running" })
+    const { client } = await connect({ PVE_ACCESS_TIER: "full" })
+    const refused = await call(client, "pve_stop_qemu_vm", { vmid: 7110 })
+    expect(refused).toMatchObject({ ok: false, error: { code: "CONFIRMATION_REQUIRED" } })
+    expect((await call(client, "pve_stop_qemu_vm", { vmid: 7110, confirm: true, wait: true })).ok).toBe(true)
+  })
+
+  it("a client without elicitation in elicit mode gets CONFIRMATION_REQUIRED with a hint", async () => {
+    const { client } = await connect({ PVE_ACCESS_TIER: "full", PVE_CONFIRM_MODE: "elicit" })
+    const refused = await call(client, "pve_stop_qemu_vm", { vmid: 100, confirm: true })
+    expect(refused).toMatchObject({ ok: false, error: { code: "CONFIRMATION_REQUIRED" } })
+    expect(refused.error?.hint).toMatch(/elicitation/)
+  })
+})
