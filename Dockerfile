@@ -1,0 +1,28 @@
+# proxmox-mcp container image: multi-stage, no dev dependencies, non-root (uid 1000), works with a
+# read-only root filesystem (the audit log goes to the /var/lib/proxmox-mcp volume).
+# CI runs the same install steps without Docker: scripts/check-runtime-install.sh.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
+# npm install with the committed lock file (see .ci/run for why not npm ci) runs the "prepare"
+# script, which compiles src/ to dist/.
+RUN npm install --no-audit --no-fund
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    XDG_STATE_HOME=/var/lib/proxmox-mcp
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force \
+ && mkdir -p /var/lib/proxmox-mcp \
+ && chown 1000:1000 /var/lib/proxmox-mcp
+COPY --from=build /app/dist ./dist
+USER 1000:1000
+VOLUME ["/var/lib/proxmox-mcp"]
+# stdio by default (an MCP client runs `docker run -i ...`). The HTTP transport, with /health for a
+# HEALTHCHECK, is not part of this version.
+ENTRYPOINT ["node", "dist/bin/proxmox-mcp.js"]
+CMD ["run"]
