@@ -1,0 +1,28 @@
+/**
+ * The embeddable API: the layers, ports and types another Effect application needs to run
+ * proxmox-mcp's tools in-process, or to serve them with its own transport.
+ *
+ *   const layer = toolLayer(proxmoxConfig, policySettings).pipe(
+ *     Layer.provideMerge(layerMemory()),                 // or layerFile({ path })
+ *     Layer.provide(proxmoxHttpClientLayer(proxmoxConfig)), // or any HttpClient
+ *   )
+ */
+
+export { auditConfig, layerFile } from "./audit/file.js"
+export { layerMemory, MemoryAuditRecords } from "./audit/memory.js"
+export { Audit, type AuditEntry, type AuditRecord, type AuditService, AuditWriteError } from "./audit/port.js"
+export { configProvider, formatConfigError } from "./config/provider.js"
+export { type ProxmoxConfig, type ProxmoxEndpoint, proxmoxConfig } from "./config/proxmox.js"
+export type { ErrorCode, Failure, ToolError } from "./domain/errors.js"
+export { LOCAL_PRINCIPAL, type Principal } from "./domain/principal.js"
+export { proxmoxLayer, toolLayer } from "./layers.js"
+export { makeMcpServer, serveStdio } from "./mcp/server.js"
+export { Policy, type PolicyService } from "./policy/policy.js"
+export { DEFAULT_POLICY, type PolicySettings, policyConfig } from "./policy/settings.js"
+export { proxmoxHttpClientLayer } from "./proxmox/agent.js"
+export { type ApiRequest, ProxmoxApi, type ProxmoxApiService } from "./proxmox/api.js"
+export { NodeRegistry } from "./proxmox/registry.js"
+export { Tasks } from "./proxmox/tasks.js"
+export { entries as catalog, lookup } from "./tools/catalog.js"
+export { type Envelope, invoke } from "./tools/invoke.js"
+export { ToolCall, type ToolDeclaration } from "./tools/tool.js"
