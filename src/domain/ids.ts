@@ -106,3 +106,38 @@ export const Categories = [
   "remote",
 ] as const
 export type Category = (typeof Categories)[number]
+
+/** `pve-configid` as used for snapshot names: a letter, then letters, digits, `_` or `-`. */
+export const SNAPSHOT_NAME_PATTERN = /^[a-zA-Z][a-zA-Z0-9_-]{0,39}$/
+/** `pve-poolid` (one level; nested pools are addressed by query, not path). */
+export const POOL_ID_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/
+/** `pve-userid`: `name@realm`. */
+export const USER_ID_PATTERN = /^[^\s:/@]{1,64}@[A-Za-z][A-Za-z0-9._-]{1,31}$/
+/** `pve-tokenid` (the token name part). */
+export const TOKEN_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/
+/** `pve-iface`: bridges, bonds, NICs and VLAN interfaces (`vmbr0`, `bond0`, `eno1.100`). */
+export const IFACE_PATTERN = /^[a-zA-Z][a-zA-Z0-9_]{1,20}([:.]\d+)?$/
+/** Backup job ids (`backup-1a2b3c4d-...`). */
+export const JOB_ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/
+
+export const SnapshotName = patterned(SNAPSHOT_NAME_PATTERN, 40, "snapshot name").annotations({
+  description: "Snapshot name: a letter, then letters, digits, '_' or '-' (at most 40)",
+})
+export const PoolId = patterned(POOL_ID_PATTERN, 64, "pool id").annotations({
+  description: "Resource pool id",
+})
+export const UserId = patterned(USER_ID_PATTERN, 128, "user id").annotations({
+  description: "Proxmox user id as name@realm (e.g. alice@pve)",
+})
+export const TokenName = patterned(TOKEN_NAME_PATTERN, 64, "API token name").annotations({
+  description: "API token name (the part after '!')",
+})
+export const IfaceName = patterned(IFACE_PATTERN, 32, "network interface name").annotations({
+  description: "Network interface name (e.g. vmbr0, bond0, eno1.100)",
+})
+export const JobId = patterned(JOB_ID_PATTERN, 64, "job id").annotations({ description: "Backup job id" })
+export const FirewallPos = IntegerInput({
+  minimum: 0,
+  maximum: 100_000,
+  description: "Position of the rule in its list (0 = first)",
+})

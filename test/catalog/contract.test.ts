@@ -71,6 +71,21 @@ describe("catalog contract", () => {
         if (tool.startsTask) expect(schema.properties).toHaveProperty("wait")
       })
 
+      it("checks every path parameter against its PVE format before sending", () => {
+        for (const endpoint of tool.endpoints) {
+          for (const [, name] of endpoint.path.matchAll(/\{([^}]+)\}/g)) {
+            const property = schema.properties[name!]
+            // `node` of a task comes from the (validated) UPID; every other placeholder is an input.
+            if (property === undefined && name === "node" && "upid" in schema.properties) continue
+            expect(property, `${endpoint.path}: {${name}} is an input`).toBeDefined()
+            expect(
+              property!.type === "integer" || typeof property!.pattern === "string",
+              `${endpoint.path}: {${name}} has a format (integer range or pattern)`,
+            ).toBe(true)
+          }
+        }
+      })
+
       it("calls only endpoints that exist in the PVE API", () => {
         expect(tool.endpoints.length + (tool.ssh === null ? 0 : 1)).toBeGreaterThan(0)
         for (const endpoint of tool.endpoints) {
