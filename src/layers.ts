@@ -36,9 +36,12 @@ const levels: Record<(typeof LogLevels)[number], LogLevel.LogLevel> = {
   none: LogLevel.None,
 }
 
-/** JSON lines on stderr: stdout belongs to the stdio protocol. */
-export const stderrLoggerLayer = (level: (typeof LogLevels)[number]) =>
+/** JSON lines on stderr (stdout belongs to the stdio protocol), each passed through the redactor. */
+export const stderrLoggerLayer = (
+  level: (typeof LogLevels)[number],
+  redactLine: (line: string) => string = (l) => l,
+) =>
   Layer.merge(
-    Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.jsonLogger)),
+    Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.map(Logger.jsonLogger, redactLine))),
     Logger.minimumLogLevel(levels[level]),
   )

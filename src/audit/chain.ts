@@ -8,7 +8,10 @@ import { createHash } from "node:crypto"
 
 export const GENESIS = "0".repeat(64)
 
+const SURROGATE = /[\uD800-\uDFFF]/
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+/** The cheap test first: almost no string holds a surrogate at all. */
+const hasLoneSurrogate = (text: string) => SURROGATE.test(text) && LONE_SURROGATE.test(text)
 
 /**
  * RFC 8785 canonical JSON of a JSON value (what `JSON.parse` produces): object members sorted by
@@ -26,7 +29,7 @@ export const canonicalize = (value: unknown): string => {
       // ECMAScript Number-to-String, as RFC 8785 section 3.2.2.3 prescribes; -0 becomes 0.
       return JSON.stringify(value)
     case "string":
-      if (LONE_SURROGATE.test(value)) throw new TypeError("JCS: string holds a lone surrogate")
+      if (hasLoneSurrogate(value)) throw new TypeError("JCS: string holds a lone surrogate")
       // JSON.stringify uses exactly the escapes of RFC 8785 section 3.2.2.2 for well-formed text.
       return JSON.stringify(value)
     case "object": {
@@ -54,7 +57,7 @@ export const toJsonValue = (value: unknown): unknown => {
   if (value === null) return null
   switch (typeof value) {
     case "string":
-      return LONE_SURROGATE.test(value) ? value.replace(new RegExp(LONE_SURROGATE, "g"), "\uFFFD") : value
+      return hasLoneSurrogate(value) ? value.replace(new RegExp(LONE_SURROGATE, "g"), "\uFFFD") : value
     case "number":
       return Number.isFinite(value) ? value : null
     case "boolean":
@@ -65,15 +68,27 @@ export const toJsonValue = (value: unknown): unknown => {
       const toJSON = (value as { toJSON?: unknown }).toJSON
       if (typeof toJSON === "function") return toJsonValue(toJSON.call(value))
       if (Array.isArray(value)) return value.map((item) => toJsonValue(item) ?? null)
-      const members: Array<[string, unknown]> = []
+      const members: Record<string, unknown> = {}
       for (const [key, inner] of Object.entries(value)) {
         const converted = toJsonValue(inner)
-        if (converted !== undefined) members.push([toJsonValue(key) as string, converted])
+        if (converted !== undefined) setMember(members, toJsonValue(key) as string, converted)
       }
-      return Object.fromEntries(members)
+      return members
     }
     default:
       return undefined
+  }
+}
+
+/**
+ * Adds a member the way `JSON.parse` does: `__proto__` becomes an ordinary member, not the
+ * prototype. (Objects built by assignment stay fast; `Object.fromEntries` ones are slow to copy.)
+ */
+export const setMember = (target: Record<string, unknown>, key: string, value: unknown): void => {
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+  } else {
+    target[key] = value
   }
 }
 

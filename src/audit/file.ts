@@ -6,14 +6,16 @@
  *   call, reads included. `durable` writes are also fsynced before they resolve; other writes are
  *   fsynced within `syncIntervalMs`, by `flush`, before a rotation and when the scope closes.
  *   Concurrent writes are committed together (one write and at most one fsync per batch).
- * - After each fsync `<path>.head` is replaced atomically with `{seq, hash}` of the last record,
- *   so a cut tail is detectable, not only a torn last line.
+ * - After each fsync `<path>.head` is replaced atomically (temp file + rename) with `{seq, hash}`
+ *   of the last fsynced record, so a cut tail is detectable, not only a torn last line. Durable
+ *   writers are released right after the fsync and the head follows, so after a crash the head
+ *   can lag the data by one batch, never lead it.
  * - Rotation by size: `path` -> `path.1` -> `path.2` ...; the new file continues the chain.
  * - One writer per file: `<path>.lock` holds the writer's pid; when a live process holds it the
  *   sink writes `<name>.pid<PID><ext>` next to it and says so on stderr.
  * - On open the chain continues from the file's last record, or from the head file when the file
  *   is behind it (so `audit verify` still sees the gap). A torn last line (a crash during a
- *   write) is cut off: it was never acknowledged as durable.
+ *   write) is cut off: it was never fsynced, so no durable write was acknowledged for it.
  * - When the file cannot be opened or written the sink stays up but every write fails with
  *   `AuditWriteError` (fail closed); it tries to reopen at most once per second.
  */
@@ -21,7 +23,19 @@ import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Config, type ConfigError, Deferred, Effect, Either, Exit, Layer, Schedule, type Scope } from "effect"
+import {
+  Cause,
+  Config,
+  type ConfigError,
+  Deferred,
+  Effect,
+  Either,
+  Exit,
+  Layer,
+  Option,
+  Queue,
+  type Scope,
+} from "effect"
 import { invalid, optionalString } from "../config/values.js"
 import { redactSecrets } from "../domain/redact.js"
 import type { ChainPosition } from "./chain.js"
@@ -352,11 +366,18 @@ type FileState =
   | { readonly _tag: "Unavailable"; readonly error: AuditWriteError; readonly since: number }
   | { readonly _tag: "Closed" }
 
-interface Queued {
-  readonly prepared: PreparedRecord
-  readonly durable: boolean
-  readonly done: Deferred.Deferred<string, AuditWriteError>
-}
+/** What the writer fiber is asked to do; callers wait on `done`. */
+type Command =
+  | {
+      readonly _tag: "Record"
+      readonly prepared: PreparedRecord
+      readonly durable: boolean
+      readonly done: Deferred.Deferred<string, AuditWriteError>
+    }
+  | { readonly _tag: "Flush"; readonly done: Deferred.Deferred<void, AuditWriteError> }
+  | { readonly _tag: "Close"; readonly done: Deferred.Deferred<void> }
+
+type RecordCommand = Extract<Command, { readonly _tag: "Record" }>
 
 const ioError = (target: string, action: string) => (cause: unknown) =>
   new AuditWriteError({ message: `audit log ${target}: cannot ${action}: ${describeError(cause)}`, cause })
@@ -402,10 +423,13 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
       error: new AuditWriteError({ message: `audit log ${requested}: not opened yet` }),
       since: Number.NEGATIVE_INFINITY,
     }
-    let queue: Array<Queued> = []
-    const lock = yield* Effect.makeSemaphore(1)
-    const serialized = <A, E>(effect: Effect.Effect<A, E>) =>
-      lock.withPermits(1)(Effect.uninterruptible(effect))
+    // One writer fiber owns the file: callers post commands and wait. Whatever piles up while it
+    // writes or fsyncs goes out as the next batch (group commit), in the order it was posted.
+    const mailbox = yield* Queue.unbounded<Command>()
+    /** Set once the sink stops taking commands; checked and posted to without a yield in between. */
+    let closed = false
+    let lockReleased = false
+    const closedError = () => new AuditWriteError({ message: `audit log ${target ?? requested}: closed` })
 
     const takeLock = Effect.try({
       try: () => {
@@ -492,19 +516,31 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
       }
     })
 
-    const writeHead = (file: OpenFile) => {
+    /** The position fsynced last but not yet published in the head file. */
+    let headPending: ChainPosition | undefined
+
+    /** Atomically replaces the head file (temp file + rename). */
+    const publishHead = Effect.suspend(() => {
+      const position = headPending
+      if (position === undefined) return Effect.void
       const head = headPathOf(target ?? requested)
       return Effect.tryPromise({
         try: async () => {
           const temporary = `${head}.tmp`
-          await fsp.writeFile(temporary, `${JSON.stringify(file.position)}\n`, { mode: 0o600 })
+          await fsp.writeFile(temporary, `${JSON.stringify(position)}\n`, { mode: 0o600 })
           await fsp.rename(temporary, head)
         },
         catch: ioError(head, "replace the head file"),
-      })
-    }
+      }).pipe(
+        Effect.tap(() =>
+          Effect.sync(() => {
+            if (headPending === position) headPending = undefined
+          }),
+        ),
+      )
+    })
 
-    /** fsync the data, then publish the new head. */
+    /** fsync the data; the head follows with `publishHead`. */
     const sync = (file: OpenFile) =>
       Effect.gen(function* () {
         if (!file.unsynced) return
@@ -513,8 +549,10 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
           catch: ioError(target ?? requested, "fsync"),
         }).pipe(Effect.catchAll(fail))
         file.unsynced = false
-        yield* writeHead(file)
+        headPending = file.position
       })
+
+    const syncAndPublish = (file: OpenFile) => Effect.zipRight(sync(file), publishHead)
 
     const rotate = (file: OpenFile) =>
       Effect.gen(function* () {
@@ -542,7 +580,8 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
         return next
       }).pipe(Effect.catchAll(fail))
 
-    const writeBatch = (batch: ReadonlyArray<Queued>) =>
+    /** Seals and appends records (write(2), no fsync); rotates first when the file would grow too big. */
+    const writeBatch = (batch: ReadonlyArray<RecordCommand>) =>
       Effect.gen(function* () {
         let file = yield* ensureOpen
         let position = file.position
@@ -562,22 +601,106 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
         written.size += bytes.length
         written.position = position
         written.unsynced = true
-        if (batch.some((item) => item.durable)) yield* sync(written)
       })
 
-    /** Writes everything queued, as one batch; the caller holds the lock. */
-    const drain = Effect.gen(function* () {
-      if (queue.length === 0) return
-      const batch = queue
-      queue = []
-      const exit = yield* Effect.exit(writeBatch(batch))
-      for (const item of batch) {
-        yield* Deferred.done(
-          item.done,
-          Exit.isSuccess(exit) ? Exit.succeed(item.prepared.id) : Exit.failCause(exit.cause),
+    const asWriteError = (cause: Cause.Cause<AuditWriteError>): AuditWriteError =>
+      Option.getOrElse(
+        Cause.failureOption(cause),
+        () => new AuditWriteError({ message: "audit log writer failed", cause: Cause.squash(cause) }),
+      )
+
+    /** Closes the file and releases the lock; later commands fail. Idempotent. */
+    const shutdown = Effect.gen(function* () {
+      closed = true
+      if (state._tag === "Open") {
+        const file = state.file
+        yield* syncAndPublish(file).pipe(
+          Effect.catchAll((error) => Effect.logError(`audit log: final fsync failed: ${error.message}`)),
         )
+        yield* closeQuietly(file)
+      }
+      state = { _tag: "Closed" }
+      if (target !== undefined && !lockReleased) releaseLock(lockPathOf(target))
+      lockReleased = true
+      for (const command of yield* Queue.takeAll(mailbox)) {
+        if (command._tag === "Close") yield* Deferred.done(command.done, Exit.void)
+        else if (command._tag === "Flush") yield* Deferred.fail(command.done, closedError())
+        else yield* Deferred.fail(command.done, closedError())
       }
     })
+
+    /** Handles one batch of commands; true when the sink was closed. */
+    const execute = (commands: ReadonlyArray<Command>) =>
+      Effect.gen(function* () {
+        const records = commands.filter((command): command is RecordCommand => command._tag === "Record")
+        const written = records.length === 0 ? Exit.void : yield* Effect.exit(writeBatch(records))
+        const wantsSync = commands.some((command) => command._tag !== "Record" || command.durable)
+        const synced =
+          !wantsSync || Exit.isFailure(written)
+            ? Exit.void
+            : yield* Effect.exit(Effect.flatMap(ensureOpen, sync))
+        for (const command of commands) {
+          if (command._tag !== "Record") continue
+          const outcome = Exit.isFailure(written) ? written : command.durable ? synced : Exit.void
+          yield* Deferred.done(
+            command.done,
+            Exit.isFailure(outcome)
+              ? Exit.fail(asWriteError(outcome.cause))
+              : Exit.succeed(command.prepared.id),
+          )
+        }
+        // The head follows the fsync; durable writers need not wait for it, `flush` does.
+        const published = yield* Effect.exit(publishHead)
+        if (Exit.isFailure(published)) {
+          yield* Effect.logError(`audit log: ${asWriteError(published.cause).message}`)
+        }
+        for (const command of commands) {
+          if (command._tag !== "Flush") continue
+          const outcome = Exit.isFailure(written) ? written : Exit.isFailure(synced) ? synced : published
+          yield* Deferred.done(
+            command.done,
+            Exit.isFailure(outcome) ? Exit.fail(asWriteError(outcome.cause)) : Exit.void,
+          )
+        }
+        const close = commands.find((command) => command._tag === "Close")
+        if (close === undefined) return false
+        yield* shutdown
+        yield* Deferred.done(close.done, Exit.void)
+        return true
+      })
+
+    /** Waits for commands; with unsynced data (or head) it waits at most `syncInterval`, then fsyncs. */
+    const nextBatch = Effect.gen(function* () {
+      const first =
+        (state._tag === "Open" && state.file.unsynced) || headPending !== undefined
+          ? yield* Queue.take(mailbox).pipe(Effect.timeoutOption(syncInterval))
+          : Option.some(yield* Queue.take(mailbox))
+      if (Option.isNone(first)) return []
+      return [first.value, ...(yield* Queue.takeAll(mailbox))]
+    })
+
+    const periodicSync = Effect.suspend(() =>
+      state._tag === "Open" ? syncAndPublish(state.file) : publishHead,
+    ).pipe(Effect.catchAll((error) => Effect.logError(`audit log: periodic fsync failed: ${error.message}`)))
+
+    const writer = Effect.gen(function* () {
+      while (true) {
+        const batch = yield* nextBatch
+        const stop = yield* Effect.uninterruptible(
+          batch.length === 0 ? Effect.as(periodicSync, false) : execute(batch),
+        )
+        if (stop) return
+      }
+    })
+
+    const post = <A, E>(make: (done: Deferred.Deferred<A, E>) => Command, whenClosed: Effect.Effect<A, E>) =>
+      Effect.flatMap(Deferred.make<A, E>(), (done) =>
+        Effect.suspend(() => {
+          if (closed) return whenClosed
+          mailbox.unsafeOffer(make(done))
+          return Deferred.await(done)
+        }),
+      )
 
     const write = Effect.fn("Audit.write")(function* (
       entry: AuditEntry,
@@ -587,46 +710,31 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
         try: () => prepare(entry, redact),
         catch: (cause) => new AuditWriteError({ message: "audit record could not be built", cause }),
       })
-      const done = yield* Deferred.make<string, AuditWriteError>()
-      queue.push({ prepared, durable: writeOptions?.durable === true, done })
-      yield* serialized(drain)
-      return yield* Deferred.await(done)
+      const durable = writeOptions?.durable === true
+      return yield* post<string, AuditWriteError>(
+        (done) => ({ _tag: "Record", prepared, durable, done }),
+        Effect.fail(closedError()),
+      )
     })
 
-    const flush: AuditService["flush"] = serialized(
-      Effect.gen(function* () {
-        yield* drain
-        const file = yield* ensureOpen
-        yield* sync(file)
-      }),
+    const flush: AuditService["flush"] = post<void, AuditWriteError>(
+      (done) => ({ _tag: "Flush", done }),
+      Effect.fail(closedError()),
     ).pipe(Effect.withSpan("Audit.flush"))
 
     // First open now, so a lock conflict and recovery are reported at start; a failure is
     // reported and retried by the first write.
-    yield* serialized(ensureOpen.pipe(Effect.ignore))
+    yield* ensureOpen.pipe(Effect.ignore)
 
-    yield* serialized(
-      Effect.suspend(() => (state._tag === "Open" ? sync(state.file) : Effect.void)).pipe(
-        Effect.catchAll((error) => Effect.logError(`audit log: periodic fsync failed: ${error.message}`)),
-      ),
-    ).pipe(Effect.repeat(Schedule.spaced(syncInterval)), Effect.interruptible, Effect.forkScoped)
-
-    yield* Effect.addFinalizer(() =>
-      serialized(
-        Effect.gen(function* () {
-          yield* drain
-          if (state._tag === "Open") {
-            const file = state.file
-            yield* sync(file).pipe(
-              Effect.catchAll((error) => Effect.logError(`audit log: final fsync failed: ${error.message}`)),
-            )
-            yield* closeQuietly(file)
-          }
-          state = { _tag: "Closed" }
-          if (target !== undefined) releaseLock(lockPathOf(target))
-        }),
-      ),
+    // Should the writer ever stop on a defect, nobody is left waiting and the file is closed.
+    yield* writer.pipe(
+      Effect.ensuring(Effect.uninterruptible(shutdown)),
+      Effect.catchAllCause((cause) => Effect.logError("audit log writer stopped", cause)),
+      Effect.forkScoped,
     )
+
+    // Runs before the writer fiber is interrupted: everything posted is written and fsynced.
+    yield* Effect.addFinalizer(() => post<void, never>((done) => ({ _tag: "Close", done }), Effect.void))
 
     return { write, flush } satisfies AuditService
   })

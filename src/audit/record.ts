@@ -4,7 +4,7 @@
  * JSON normalization, id and time); `seal` assigns the chain fields in write order.
  */
 import { randomUUID } from "node:crypto"
-import { type ChainPosition, GENESIS, hashRecord, toJsonValue } from "./chain.js"
+import { type ChainPosition, GENESIS, hashRecord, setMember, toJsonValue } from "./chain.js"
 import type { AuditEntry, AuditRecord } from "./port.js"
 
 /** Redacts a JSON-like value (see `src/domain/redact.ts`). */
@@ -25,16 +25,22 @@ const RESERVED = new Set(["v", "seq", "ts", "id", "prev", "hash"])
 export const prepare = (entry: AuditEntry, redact: Redact, now: Date = new Date()): PreparedRecord => {
   const { id, ...rest } = entry
   const redacted = toJsonValue(redact(rest))
-  const body =
-    typeof redacted === "object" && redacted !== null && !Array.isArray(redacted)
-      ? Object.fromEntries(Object.entries(redacted).filter(([key]) => !RESERVED.has(key)))
-      : {}
+  const body: Record<string, unknown> = {}
+  if (typeof redacted === "object" && redacted !== null && !Array.isArray(redacted)) {
+    for (const [key, value] of Object.entries(redacted)) if (!RESERVED.has(key)) setMember(body, key, value)
+  }
   return { id: id ?? randomUUID(), ts: now.toISOString(), body }
+}
+
+const withBody = (record: Record<string, unknown>, body: Readonly<Record<string, unknown>>) => {
+  for (const [key, value] of Object.entries(body)) setMember(record, key, value)
+  return record
 }
 
 /** The record that follows `after` in the chain. */
 export const seal = (prepared: PreparedRecord, after: ChainPosition): AuditRecord => {
-  const head = { v: 1, seq: after.seq + 1, ts: prepared.ts, id: prepared.id, prev: after.hash }
-  const hash = hashRecord(after.hash, { ...head, ...prepared.body })
-  return { ...head, hash, ...prepared.body } as unknown as AuditRecord
+  const seq = after.seq + 1
+  const { ts, id, body } = prepared
+  const hash = hashRecord(after.hash, withBody({ v: 1, seq, ts, id, prev: after.hash }, body))
+  return withBody({ v: 1, seq, ts, id, prev: after.hash, hash }, body) as unknown as AuditRecord
 }

@@ -12,6 +12,7 @@ import { configProvider, type Environment, formatConfigError } from "../config/p
 import { type ProxmoxConfig, proxmoxConfig } from "../config/proxmox.js"
 import { type ServerConfig, serverConfig } from "../config/server.js"
 import { LOCAL_PRINCIPAL } from "../domain/principal.js"
+import { makeRedactor } from "../domain/redact.js"
 import { stderrLoggerLayer, toolLayer } from "../layers.js"
 import { makeMcpServer, serveStdio } from "../mcp/server.js"
 import { staticallyExposed } from "../policy/policy.js"
@@ -19,6 +20,7 @@ import { type PolicySettings, policyConfig } from "../policy/settings.js"
 import { proxmoxHttpClientLayer } from "../proxmox/agent.js"
 import type { RunningSimulator } from "../simulator/index.js"
 import { entries } from "../tools/catalog.js"
+import { runAuditCommand } from "./audit.js"
 import { renderTools, type ToolsFormat } from "./tools.js"
 
 export const VERSION: string = JSON.parse(
@@ -35,6 +37,8 @@ Commands:
   simulator [--port N]        Run only the simulated cluster; prints {url, host, port, tokenId, tokenSecret, fingerprint, nodes}
   tools [--all] [--json|--markdown]
                               Print the tool catalog as exposed under the current policy (--all: every tool)
+  audit verify [--partial] FILE...
+                              Check the audit log's hash chain (files oldest first); exit 1 names the first bad record
   help, --help                This text
   --version                   Print the version
 
@@ -87,11 +91,13 @@ interface ServeOptions {
 
 /** Serves MCP over stdio until the client disconnects; server start and stop are audited. */
 const serve = async (options: ServeOptions) => {
+  // One redactor for the audit log, stderr and tool results; it knows the configured secrets.
+  const redactor = makeRedactor({ knownSecrets: options.proxmox.endpoints.map((e) => e.tokenSecret) })
   const runtime = ManagedRuntime.make(
     toolLayer(options.proxmox, options.policy).pipe(
-      Layer.provideMerge(layerFile(options.audit)),
+      Layer.provideMerge(layerFile({ ...options.audit, redactor })),
       Layer.provide(proxmoxHttpClientLayer(options.proxmox)),
-      Layer.provideMerge(stderrLoggerLayer(options.server.logLevel)),
+      Layer.provideMerge(stderrLoggerLayer(options.server.logLevel, redactor.line)),
     ),
   )
   const principal = {
@@ -106,6 +112,7 @@ const serve = async (options: ServeOptions) => {
     version: VERSION,
     principal: LOCAL_PRINCIPAL,
     maxResultBytes: options.server.maxResultBytes,
+    redact: redactor,
     ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
   })
   const stop = () => void mcp.close()
@@ -276,6 +283,8 @@ export const main = async (argv: ReadonlyArray<string>, env: Environment = proce
         return await simulator(args)
       case "tools":
         return tools(args, env)
+      case "audit":
+        return await runAuditCommand(args)
       case "help":
       case "--help":
       case "-h":

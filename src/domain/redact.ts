@@ -77,23 +77,28 @@ const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]{0,30}:\/\/[^\s/:@]{1,256}:)[^\s/@]{
 const KEY_VALUE =
   /\b([\w-]{0,40}?(?:password|passwd|passphrase|secret|token|ticket|authorization|api[_-]?key|cookie|privkey))(["']?\s*[:=]\s*["']?)((?:(?:Basic|Bearer|Digest|Negotiate)\s+)?[^\s"'&,;}]+)/gi
 
+/** Every pattern needs one of these; most strings (ids, names, paths) have none and skip them all. */
+const MAY_HOLD_PATTERN = /[:=]|eyJ|-----BEGIN|bearer\s|pveapitoken/i
+
 const patternRedactions = (text: string): string =>
-  text
-    .replace(PEM_PRIVATE_KEY, REDACTED)
-    .replace(JWT, REDACTED)
-    .replace(PVE_TICKET, REDACTED)
-    .replace(PVE_API_TOKEN, (_match, prefix: string, credential: string) => {
-      // `user@realm!name=secret`: the token id is useful and not secret; the part after `=` is.
-      const separator = credential.indexOf("=", credential.indexOf("!"))
-      return credential.includes("!") && separator > 0
-        ? `${prefix}${credential.slice(0, separator + 1)}${REDACTED}`
-        : `${prefix}${REDACTED}`
-    })
-    .replace(BEARER, `$1${REDACTED}`)
-    .replace(URL_CREDENTIALS, `$1${REDACTED}@`)
-    .replace(KEY_VALUE, (match, key: string, separator: string, value: string) =>
-      value === REDACTED || value.endsWith(REDACTED) ? match : `${key}${separator}${REDACTED}`,
-    )
+  !MAY_HOLD_PATTERN.test(text)
+    ? text
+    : text
+        .replace(PEM_PRIVATE_KEY, REDACTED)
+        .replace(JWT, REDACTED)
+        .replace(PVE_TICKET, REDACTED)
+        .replace(PVE_API_TOKEN, (_match, prefix: string, credential: string) => {
+          // `user@realm!name=secret`: the token id is useful and not secret; the part after `=` is.
+          const separator = credential.indexOf("=", credential.indexOf("!"))
+          return credential.includes("!") && separator > 0
+            ? `${prefix}${credential.slice(0, separator + 1)}${REDACTED}`
+            : `${prefix}${REDACTED}`
+        })
+        .replace(BEARER, `$1${REDACTED}`)
+        .replace(URL_CREDENTIALS, `$1${REDACTED}@`)
+        .replace(KEY_VALUE, (match, key: string, separator: string, value: string) =>
+          value === REDACTED || value.endsWith(REDACTED) ? match : `${key}${separator}${REDACTED}`,
+        )
 
 /** Known secrets shorter than this are not searched for in text: they would erase ordinary words. */
 const MIN_KNOWN_SECRET_LENGTH = 4
@@ -129,6 +134,7 @@ const unwrap = (secret: SecretInput): string | undefined => {
 }
 
 const MAX_DEPTH = 64
+const MAX_EMBEDDED_JSON = 1024 * 1024
 
 export const makeRedactor = (options: RedactorOptions = {}): Redactor => {
   const secretKey = options.secretKey ?? isSecretKey
@@ -152,8 +158,24 @@ export const makeRedactor = (options: RedactorOptions = {}): Redactor => {
     return patternRedactions(output)
   }
 
+  /** A string holding a JSON document (an error body, a serialized result) is redacted by key too. */
+  const stringValue = (input: string, depth: number, seen: WeakSet<object>): string => {
+    const first = input.trimStart()[0]
+    if ((first === "{" || first === "[") && input.length <= MAX_EMBEDDED_JSON) {
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(input)
+      } catch {
+        return text(input)
+      }
+      const redacted = JSON.stringify(walk(parsed, depth + 1, seen))
+      return redacted === JSON.stringify(parsed) ? input : redacted
+    }
+    return text(input)
+  }
+
   const walk = (value: unknown, depth: number, seen: WeakSet<object>): unknown => {
-    if (typeof value === "string") return text(value)
+    if (typeof value === "string") return stringValue(value, depth, seen)
     if (typeof value !== "object" || value === null) return value
     if (depth > MAX_DEPTH) return REDACTED
     if (seen.has(value)) return "[Circular]"
@@ -167,12 +189,23 @@ export const makeRedactor = (options: RedactorOptions = {}): Redactor => {
       if (typeof toJSON === "function") return walk(toJSON.call(value), depth + 1, seen)
       const record = value as Record<string, unknown>
       const tokenResult = isNewTokenResult(record)
-      return Object.fromEntries(
-        Object.entries(record).map(([key, inner]) => [
-          key,
-          secretKey(key) || (tokenResult && key === "value") ? REDACTED : walk(inner, depth + 1, seen),
-        ]),
-      )
+      const copy: Record<string, unknown> = {}
+      for (const [key, inner] of Object.entries(record)) {
+        const redacted =
+          secretKey(key) || (tokenResult && key === "value") ? REDACTED : walk(inner, depth + 1, seen)
+        // Assignment keeps the copy fast; `__proto__` must stay a member, as JSON.parse makes it.
+        if (key === "__proto__") {
+          Object.defineProperty(copy, key, {
+            value: redacted,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          })
+        } else {
+          copy[key] = redacted
+        }
+      }
+      return copy
     } finally {
       seen.delete(value)
     }
@@ -187,7 +220,7 @@ export const makeRedactor = (options: RedactorOptions = {}): Redactor => {
       } catch {
         return text(input)
       }
-      const trailing = /\s*$/.exec(input)?.[0] ?? ""
+      const trailing = input.slice(input.trimEnd().length)
       return JSON.stringify(walk(parsed, 0, new WeakSet())) + trailing
     }
     return text(input)

@@ -32,6 +32,8 @@ export interface McpServerOptions {
   /** The caller on this connection (stdio: the local principal). */
   readonly principal: Principal
   readonly maxResultBytes: number
+  /** Removes secrets from tool results (the server's redactor, which knows the configured secrets). */
+  readonly redact?: (value: unknown) => unknown
   readonly instructions?: string
 }
 

@@ -4,7 +4,6 @@
  */
 import { Effect, Schema } from "effect"
 import type { Tier } from "../domain/ids.js"
-import { redactSecrets } from "../domain/redact.js"
 import type { GuestType } from "../proxmox/registry.js"
 import { NodeRegistry } from "../proxmox/registry.js"
 import {
@@ -52,7 +51,7 @@ export const guestConfigTool = (type: GuestType, name: string) =>
   defineTool({
     name,
     title: `Get ${noun(type)} configuration`,
-    description: `Configuration of one ${noun(type)} (${type === "qemu" ? "cores, memory, disks, network, boot order, cloud-init" : "cores, memory, rootfs, mount points, network"}, tags, digest). Secrets such as cipassword are redacted.`,
+    description: `Configuration of one ${noun(type)} (${type === "qemu" ? "cores, memory, disks, network, boot order, cloud-init" : "cores, memory, rootfs, mount points, network"}, tags, digest). Secrets such as cipassword are redacted (as in every tool result).`,
     category: type,
     tier: "read-only",
     destructive: false,
@@ -76,7 +75,7 @@ export const guestConfigTool = (type: GuestType, name: string) =>
             pathParams: { node, vmid: input.vmid },
             params: { current: input.current },
           }),
-          (data) => ({ data: redactSecrets(data), node }),
+          (data) => ({ data, node }),
         ),
       ),
   })

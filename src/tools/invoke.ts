@@ -12,6 +12,7 @@ import type { AuditDecision, AuditEntry, AuditPrincipal } from "../audit/port.js
 import { Audit } from "../audit/port.js"
 import { AuditFailed, type Failure, InvalidInput, type ToolError, toFailure } from "../domain/errors.js"
 import type { Principal } from "../domain/principal.js"
+import { redactSecrets } from "../domain/redact.js"
 import { isStateChanging, Policy, type PolicyRefusal, type Target } from "../policy/policy.js"
 import { currentUpstreamCalls, type UpstreamCall } from "../proxmox/api.js"
 import { Tasks } from "../proxmox/tasks.js"
@@ -33,6 +34,8 @@ export type Envelope =
 export interface InvokeOptions {
   /** A result whose JSON is larger is cut (lists) and marked `meta.truncated`. */
   readonly maxResultBytes: number
+  /** Removes secrets from what goes back to the client (default: key and pattern rules only). */
+  readonly redact?: (value: unknown) => unknown
 }
 
 export type InvokeServices = ToolServices | Policy | Audit
@@ -148,12 +151,13 @@ const auditFailed = (afterEffect: boolean) => (error: { readonly message: string
 const envelopeOf = (
   exit: Exit.Exit<ToolOutput, ToolError>,
   durationMs: number,
-  maxResultBytes: number,
+  options: InvokeOptions,
 ): Envelope => {
+  const redact = options.redact ?? redactSecrets
   if (Exit.isFailure(exit)) {
     const failure = Cause.failureOption(exit.cause)
     return Option.isSome(failure)
-      ? { ok: false, error: toFailure(failure.value), meta: { durationMs } }
+      ? { ok: false, error: redact(toFailure(failure.value)) as Failure, meta: { durationMs } }
       : {
           ok: false,
           error: { code: "INTERNAL_ERROR", message: "internal error; see the server log" },
@@ -161,7 +165,7 @@ const envelopeOf = (
         }
   }
   const output = exit.value
-  const { data, truncated } = cutToSize(output.data, maxResultBytes)
+  const { data, truncated } = cutToSize(redact(output.data), options.maxResultBytes)
   return {
     ok: true,
     data,
@@ -270,10 +274,9 @@ export const invoke = (
         const written = yield* Effect.either(
           record(completion, writeAheadId !== undefined, writeAheadId !== undefined),
         )
-        if (written._tag === "Left")
-          return envelopeOf(Exit.fail(written.left), durationMs, options.maxResultBytes)
+        if (written._tag === "Left") return envelopeOf(Exit.fail(written.left), durationMs, options)
       }
       if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
-      return envelopeOf(exit, durationMs, options.maxResultBytes)
+      return envelopeOf(exit, durationMs, options)
     }),
   ).pipe(Effect.withSpan("tool.invoke", { attributes: { tool: entry.name } }))

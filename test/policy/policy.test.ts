@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { MemoryAuditRecords } from "../../src/audit/memory.js"
 import type { ConfirmationAnswer, ConfirmationRequest } from "../../src/policy/policy.js"
 import { DEFAULT_POLICY, type PolicySettings } from "../../src/policy/settings.js"
 import type { RunningSimulator } from "../../src/simulator/index.js"
@@ -223,5 +224,25 @@ describe("audit of refusals", () => {
       outcome: { ok: true },
     })
     expect(records[1]!.upstream?.some((u) => u.method === "POST" && u.upid !== undefined)).toBe(true)
+  })
+})
+
+describe("audit fails closed", () => {
+  it("an unwritable audit log stops a mutation before anything is sent, and fails reads", async () => {
+    const runtime = runtimeWith({})
+    const memory = runtime.runSync(MemoryAuditRecords)
+    sim.cluster.addGuest({ vmid: 6300, type: "qemu", node: "pve1", name: "closed", status: "stopped" })
+    sim.cluster.clearRequests()
+    memory.failWrites(true)
+    try {
+      const error = errorOf(await callTool(runtime, "pve_start_qemu_vm", { vmid: 6300 }).run())
+      expect(error.code).toBe("AUDIT_WRITE_FAILED")
+      expect(error.hint).toMatch(/Nothing was sent/)
+      expect(mutations()).toHaveLength(0)
+      expect(sim.cluster.getGuest(6300)?.status).toBe("stopped")
+      expect(errorOf(await callTool(runtime, "pve_list_nodes").run()).code).toBe("AUDIT_WRITE_FAILED")
+    } finally {
+      memory.failWrites(false)
+    }
   })
 })

@@ -1,0 +1,102 @@
+/**
+ * After a session that handled a known token secret, a password and a JWT, none of them
+ * appears in the audit files or on stderr (issue: audit trail, "secret-free").
+ */
+
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { RunningSimulator } from "../../src/simulator/index.js"
+import { startTestCluster } from "../support/cluster.js"
+
+const BIN = path.resolve(import.meta.dirname, "../../dist/bin/proxmox-mcp.js")
+const PASSWORD = "Tr0ub4dor&3-known-password"
+const JWT =
+  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsInJvbGUiOiJhZG1pbiJ9.c2lnbmF0dXJlLW9mLWEtdGVzdC1qd3Q"
+
+let sim: RunningSimulator
+beforeAll(async () => {
+  sim = await startTestCluster({ perNodeEndpoints: false })
+})
+afterAll(async () => {
+  await sim.close()
+})
+
+describe("secrets stay out of the audit log and stderr", () => {
+  it("token secret, password and JWT never appear", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pmcp-secrets-"))
+    const auditPath = path.join(dir, "audit.jsonl")
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, "run"],
+      env: {
+        PATH: process.env.PATH ?? "",
+        PROXMOX_HOST: sim.host,
+        PROXMOX_PORT: String(sim.port),
+        PROXMOX_TOKEN_ID: sim.tokenId,
+        PROXMOX_TOKEN_SECRET: sim.tokenSecret,
+        PROXMOX_TLS_FINGERPRINTS: sim.fingerprint,
+        PVE_ACCESS_TIER: "full",
+        PVE_CONFIRM_MODE: "argument",
+        AUDIT_LOG_PATH: auditPath,
+        LOG_LEVEL: "debug",
+      },
+      stderr: "pipe",
+    })
+    let stderr = ""
+    transport.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const client = new Client({ name: "secrets-test", version: "0.0.0" })
+    await client.connect(transport)
+    // Secrets in arguments (refused as unknown parameters, but audited with their arguments),
+    // in a free-text position, and a normal successful call and mutation.
+    await client.callTool({
+      name: "pve_get_node_status",
+      arguments: { node: "pve1", password: PASSWORD, note: JWT },
+    })
+    await client.callTool({ name: "pve_get_node_status", arguments: { node: `x ${JWT}` } })
+    await client.callTool({ name: "pve_get_qemu_config", arguments: { vmid: 100 } })
+    await client.callTool({ name: "pve_start_qemu_vm", arguments: { vmid: 102, wait: true } })
+    await client.close()
+
+    const files = fs.readdirSync(dir).map((f) => path.join(dir, f))
+    const audit = files.map((f) => fs.readFileSync(f, "utf8")).join("\n")
+    expect(audit).toContain("pve_start_qemu_vm")
+    expect(audit).toContain("[REDACTED]")
+    for (const secret of [sim.tokenSecret, PASSWORD, JWT]) {
+      expect(audit.includes(secret), "audit log holds a secret").toBe(false)
+      expect(stderr.includes(secret), "stderr holds a secret").toBe(false)
+    }
+    // The log the session left behind verifies.
+    const verify = spawnSync(process.execPath, [BIN, "audit", "verify", auditPath], { encoding: "utf8" })
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0)
+  })
+
+  it("an unwritable audit path stops the server at start", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pmcp-unwritable-"))
+    const blocker = path.join(dir, "not-a-dir")
+    fs.writeFileSync(blocker, "")
+    const result = spawnSync(process.execPath, [BIN, "run"], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        PROXMOX_HOST: sim.host,
+        PROXMOX_PORT: String(sim.port),
+        PROXMOX_TOKEN_ID: sim.tokenId,
+        PROXMOX_TOKEN_SECRET: sim.tokenSecret,
+        PROXMOX_TLS_FINGERPRINTS: sim.fingerprint,
+        AUDIT_LOG_PATH: path.join(blocker, "audit.jsonl"),
+      },
+      input: "",
+      encoding: "utf8",
+      timeout: 20_000,
+    })
+    expect(result.status).not.toBe(0)
+    expect(result.stderr).toMatch(/audit/i)
+    expect(result.stdout).toBe("")
+  })
+})
