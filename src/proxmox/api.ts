@@ -11,6 +11,7 @@
 import type { IncomingMessage } from "node:http"
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Context, Duration, Effect, Either, FiberRef, Layer, Redacted, Schedule } from "effect"
+import type { UpstreamCall } from "../audit/port.js"
 import type { ProxmoxConfig, ProxmoxEndpoint } from "../config/proxmox.js"
 import { type InvalidInput, OutcomeUnknown, ProxmoxError, type ProxmoxErrorCode } from "../domain/errors.js"
 import { buildPath, type PathParams } from "./path.js"
@@ -30,15 +31,6 @@ export interface ApiRequest {
 }
 
 export type ApiError = ProxmoxError | OutcomeUnknown | InvalidInput
-
-/** One request that reached a Proxmox endpoint, for the audit record of the call. */
-export interface UpstreamCall {
-  readonly node: string
-  readonly method: string
-  readonly path: string
-  readonly status: number
-  readonly upid?: string
-}
 
 /**
  * Where the requests of the current call are collected. The tool pipeline sets a fresh array

@@ -8,13 +8,13 @@
  * then propagates; a cancelled `wait` stops the Proxmox task this call started.
  */
 import { Cause, Effect, Exit, Option, ParseResult, Schema } from "effect"
-import type { AuditDecision, AuditEntry, AuditPrincipal } from "../audit/port.js"
+import type { AuditDecision, AuditEntry, AuditPrincipal, UpstreamCall } from "../audit/port.js"
 import { Audit } from "../audit/port.js"
 import { AuditFailed, type Failure, InvalidInput, type ToolError, toFailure } from "../domain/errors.js"
 import type { Principal } from "../domain/principal.js"
 import { redactSecrets } from "../domain/redact.js"
 import { isStateChanging, Policy, type PolicyRefusal, type Target } from "../policy/policy.js"
-import { currentUpstreamCalls, type UpstreamCall } from "../proxmox/api.js"
+import { currentUpstreamCalls } from "../proxmox/api.js"
 import { Tasks } from "../proxmox/tasks.js"
 import type { CatalogEntry } from "./catalog.js"
 import { inputSchema, ToolCall, type ToolDeclaration, type ToolOutput, type ToolServices } from "./tool.js"

@@ -3,16 +3,12 @@
  * guests, and confirmation by elicitation (accept runs the call; decline and cancel do not).
  */
 import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
-import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { RunningSimulator } from "../../src/simulator/index.js"
 import { startTestCluster } from "../support/cluster.js"
-
-const BIN = path.resolve(import.meta.dirname, "../../dist/bin/proxmox-mcp.js")
+import { connectStdio, envFor, tempAuditPath } from "../support/mcp.js"
 
 let sim: RunningSimulator
 const clients: Array<Client> = []
@@ -31,42 +27,27 @@ const connect = async (
   env: Record<string, string>,
   elicitation?: { answer: ElicitAnswer; asked: Array<string> },
 ) => {
-  const auditDir = fs.mkdtempSync(path.join(os.tmpdir(), "pmcp-audit-"))
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [BIN, "run"],
-    env: {
-      PATH: process.env.PATH ?? "",
-      PROXMOX_HOST: sim.host,
-      PROXMOX_PORT: String(sim.port),
-      PROXMOX_TOKEN_ID: sim.tokenId,
-      PROXMOX_TOKEN_SECRET: sim.tokenSecret,
-      PROXMOX_TLS_FINGERPRINTS: sim.fingerprint,
-      AUDIT_LOG_PATH: path.join(auditDir, "audit.jsonl"),
-      ...env,
-    },
-    stderr: "pipe",
-  })
-  const client = new Client(
-    { name: "policy-test", version: "0.0.0" },
+  const auditPath = tempAuditPath()
+  const { client } = await connectStdio(
+    ["run"],
+    { ...envFor(sim), AUDIT_LOG_PATH: auditPath, ...env },
     elicitation === undefined ? {} : { capabilities: { elicitation: {} } },
+    (client) => {
+      if (elicitation === undefined) return
+      client.setRequestHandler(ElicitRequestSchema, async (request) => {
+        elicitation.asked.push(String((request.params as { message?: unknown }).message))
+        return elicitation.answer === "accept"
+          ? { action: "accept", content: { confirm: true } }
+          : { action: elicitation.answer }
+      })
+    },
   )
-  if (elicitation !== undefined) {
-    client.setRequestHandler(ElicitRequestSchema, async (request) => {
-      elicitation.asked.push(String((request.params as { message?: unknown }).message))
-      return elicitation.answer === "accept"
-        ? { action: "accept", content: { confirm: true } }
-        : { action: elicitation.answer }
-    })
-  }
-  await client.connect(transport)
   clients.push(client)
-  const auditFile = path.join(auditDir, "audit.jsonl")
   return {
     client,
     audit: () =>
       fs
-        .readFileSync(auditFile, "utf8")
+        .readFileSync(auditPath, "utf8")
         .trim()
         .split("\n")
         .map((l) => JSON.parse(l)),

@@ -7,13 +7,11 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { RunningSimulator } from "../../src/simulator/index.js"
 import { startTestCluster } from "../support/cluster.js"
+import { BIN, connectStdio, envFor } from "../support/mcp.js"
 
-const BIN = path.resolve(import.meta.dirname, "../../dist/bin/proxmox-mcp.js")
 const PASSWORD = "Tr0ub4dor&3-known-password"
 const JWT =
   "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsInJvbGUiOiJhZG1pbiJ9.c2lnbmF0dXJlLW9mLWEtdGVzdC1qd3Q"
@@ -30,29 +28,13 @@ describe("secrets stay out of the audit log and stderr", () => {
   it("token secret, password and JWT never appear", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pmcp-secrets-"))
     const auditPath = path.join(dir, "audit.jsonl")
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [BIN, "run"],
-      env: {
-        PATH: process.env.PATH ?? "",
-        PROXMOX_HOST: sim.host,
-        PROXMOX_PORT: String(sim.port),
-        PROXMOX_TOKEN_ID: sim.tokenId,
-        PROXMOX_TOKEN_SECRET: sim.tokenSecret,
-        PROXMOX_TLS_FINGERPRINTS: sim.fingerprint,
-        PVE_ACCESS_TIER: "full",
-        PVE_CONFIRM_MODE: "argument",
-        AUDIT_LOG_PATH: auditPath,
-        LOG_LEVEL: "debug",
-      },
-      stderr: "pipe",
+    const { client, stderr: stderrOf } = await connectStdio(["run"], {
+      ...envFor(sim),
+      PVE_ACCESS_TIER: "full",
+      PVE_CONFIRM_MODE: "argument",
+      AUDIT_LOG_PATH: auditPath,
+      LOG_LEVEL: "debug",
     })
-    let stderr = ""
-    transport.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    const client = new Client({ name: "secrets-test", version: "0.0.0" })
-    await client.connect(transport)
     // Secrets in arguments (refused as unknown parameters, but audited with their arguments),
     // in a free-text position, and a normal successful call and mutation.
     await client.callTool({
@@ -63,6 +45,7 @@ describe("secrets stay out of the audit log and stderr", () => {
     await client.callTool({ name: "pve_get_qemu_config", arguments: { vmid: 100 } })
     await client.callTool({ name: "pve_start_qemu_vm", arguments: { vmid: 102, wait: true } })
     await client.close()
+    const stderr = stderrOf()
 
     const files = fs.readdirSync(dir).map((f) => path.join(dir, f))
     const audit = files.map((f) => fs.readFileSync(f, "utf8")).join("\n")
@@ -84,11 +67,7 @@ describe("secrets stay out of the audit log and stderr", () => {
     const result = spawnSync(process.execPath, [BIN, "run"], {
       env: {
         PATH: process.env.PATH ?? "",
-        PROXMOX_HOST: sim.host,
-        PROXMOX_PORT: String(sim.port),
-        PROXMOX_TOKEN_ID: sim.tokenId,
-        PROXMOX_TOKEN_SECRET: sim.tokenSecret,
-        PROXMOX_TLS_FINGERPRINTS: sim.fingerprint,
+        ...envFor(sim),
         AUDIT_LOG_PATH: path.join(blocker, "audit.jsonl"),
       },
       input: "",

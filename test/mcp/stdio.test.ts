@@ -3,16 +3,12 @@
  * once in demo mode and once against a simulated endpoint configured only by environment
  * variables with its certificate pinned by fingerprint.
  */
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
-import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import { spawnSync } from "node:child_process"
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { RunningSimulator } from "../../src/simulator/index.js"
 import { eventually, startTestCluster } from "../support/cluster.js"
-
-const BIN = path.resolve(import.meta.dirname, "../../dist/bin/proxmox-mcp.js")
+import { BIN, connectStdio, envFor, tempAuditPath } from "../support/mcp.js"
 
 interface Envelope {
   ok: boolean
@@ -21,21 +17,7 @@ interface Envelope {
   meta: Record<string, unknown>
 }
 
-const connect = async (args: Array<string>, env: Record<string, string>) => {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [BIN, ...args],
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stderr: "pipe",
-  })
-  let stderr = ""
-  transport.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString()
-  })
-  const client = new Client({ name: "proxmox-mcp-test", version: "0.0.0" })
-  await client.connect(transport)
-  return { client, stderr: () => stderr }
-}
+const connect = (args: Array<string>, env: Record<string, string>) => connectStdio(args, env)
 
 const callTool = async (
   client: Client,
@@ -124,14 +106,10 @@ describe("proxmox-mcp run, configured by environment, certificate pinned", () =>
   beforeAll(async () => {
     sim = await startTestCluster({ perNodeEndpoints: false, taskDurationMs: 300 })
     session = await connect(["run"], {
-      PROXMOX_HOST: sim.host,
-      PROXMOX_PORT: String(sim.port),
-      PROXMOX_TOKEN_ID: sim.tokenId,
-      PROXMOX_TOKEN_SECRET: sim.tokenSecret,
-      PROXMOX_TLS_FINGERPRINTS: sim.fingerprint,
+      ...envFor(sim),
       PVE_ACCESS_TIER: "full",
       PVE_CONFIRM_MODE: "argument",
-      AUDIT_LOG_PATH: path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pmcp-audit-")), "audit.jsonl"),
+      AUDIT_LOG_PATH: tempAuditPath(),
     })
   })
   afterAll(async () => {
@@ -168,8 +146,7 @@ describe("proxmox-mcp run, configured by environment, certificate pinned", () =>
 })
 
 describe("proxmox-mcp run with a bad configuration", () => {
-  it("exits 2 naming the variable", async () => {
-    const { spawnSync } = await import("node:child_process")
+  it("exits 2 naming the variable", () => {
     const result = spawnSync(process.execPath, [BIN, "run"], {
       env: { PATH: process.env.PATH ?? "", PROXMOX_HOST: "pve.lan", PROXMOX_TOKEN_ID: "root@pam!x" },
       encoding: "utf8",
