@@ -119,6 +119,8 @@ export const legacyGuestListTool = (type: GuestType, name: string) =>
     deprecated: true,
     input: {
       node: Schema.optional(nodeField.annotations({ description: "Only this node; omit for all nodes." })),
+      limit: limitField("Return at most this many entries."),
+      offset: offsetField,
     },
     endpoints: [
       { method: "GET", path: "/nodes" },
@@ -149,7 +151,7 @@ export const legacyGuestListTool = (type: GuestType, name: string) =>
         // A single node that fails is an error, not an empty list.
         if (input.node !== undefined && perNode[0]?._tag === "Left")
           return yield* Effect.fail(perNode[0].left)
-        return { data: sortByVmid(guests), warnings }
+        return { data: page(sortByVmid(guests), input), warnings }
       }),
   })
 

@@ -165,7 +165,16 @@ const envelopeOf = (
         }
   }
   const output = exit.value
-  const { data, truncated } = cutToSize(redact(output.data), options.maxResultBytes)
+  const full = redact(output.data)
+  const { data, truncated } = cutToSize(full, options.maxResultBytes)
+  const warnings = [
+    ...(output.warnings ?? []),
+    ...(truncated
+      ? [
+          `Result cut to ${(data as Array<unknown>).length} of ${(full as Array<unknown>).length} entries (MCP_MAX_RESULT_BYTES); narrow the query with limit/offset or a filter.`,
+        ]
+      : []),
+  ]
   return {
     ok: true,
     data,
@@ -173,7 +182,7 @@ const envelopeOf = (
       durationMs,
       ...(output.node === undefined ? {} : { node: output.node }),
       ...(output.upid === undefined ? {} : { upid: output.upid }),
-      ...(output.warnings === undefined || output.warnings.length === 0 ? {} : { warnings: output.warnings }),
+      ...(warnings.length === 0 ? {} : { warnings }),
       ...(truncated ? { truncated: true } : {}),
     },
   }
@@ -266,7 +275,8 @@ export const invoke = (
           ...(writeAheadId === undefined ? {} : { id: writeAheadId }),
           ...base,
           ...auditTarget(target),
-          decision: "allowed",
+          // A call that failed before the policy decided (invalid input, unknown guest) has no decision.
+          ...(target === undefined ? {} : { decision: "allowed" as const }),
           outcome: outcomeOf(exit),
           durationMs,
           ...(upstream.length === 0 ? {} : { upstream }),

@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import { nodeField, pve, requireNode } from "./common.js"
+import { asArray, limitField, nodeField, offsetField, page, pve, requireNode } from "./common.js"
 import { defineTool } from "./tool.js"
 
 export const nodeTools = [
@@ -12,9 +12,15 @@ export const nodeTools = [
     tier: "read-only",
     destructive: false,
     confirm: false,
-    input: {},
+    input: { limit: limitField("Return at most this many nodes."), offset: offsetField },
     endpoints: [{ method: "GET", path: "/nodes" }],
-    run: () => Effect.map(pve({ method: "GET", path: "/nodes" }), (data) => ({ data })),
+    run: (input) =>
+      Effect.map(pve({ method: "GET", path: "/nodes" }), (data) => ({
+        data: page(
+          [...asArray(data)].sort((a, b) => String(a.node).localeCompare(String(b.node))),
+          input,
+        ),
+      })),
   }),
   defineTool({
     name: "pve_get_node_status",

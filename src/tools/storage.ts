@@ -19,11 +19,13 @@ export const storageTools = [
           description: "Only storages of this type (dir, lvmthin, nfs, zfspool, rbd, pbs, ...)",
         }),
       ),
+      limit: limitField("Return at most this many entries."),
+      offset: offsetField,
     },
     endpoints: [{ method: "GET", path: "/storage" }],
     run: (input) =>
       Effect.map(pve({ method: "GET", path: "/storage", params: { type: input.type } }), (data) => ({
-        data,
+        data: page(asArray(data), input),
       })),
   }),
   defineTool({

@@ -64,6 +64,7 @@ export const auditRecords = (runtime: TestRuntime) =>
 export interface CallOptions {
   readonly principal?: Principal
   readonly elicit?: Elicit
+  readonly maxResultBytes?: number
 }
 
 export type TestRuntime = ReturnType<typeof runtimeFor>
@@ -89,7 +90,7 @@ export const callTool = (
     ...(options.elicit === undefined ? {} : { elicit: options.elicit }),
     progress: (update) => Effect.sync(() => void progress.push(update)),
   })
-  const program = invoke(entry, args, { maxResultBytes: 256 * 1024 }).pipe(
+  const program = invoke(entry, args, { maxResultBytes: options.maxResultBytes ?? 256 * 1024 }).pipe(
     Effect.provideService(ToolCall, call),
   )
   return { program, progress, run: () => runtime.runPromise(program) as Promise<Envelope> }

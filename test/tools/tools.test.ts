@@ -252,6 +252,17 @@ describe("addressing", () => {
     expect(sim.cluster.requests).toHaveLength(0)
   })
 
+  it("pages lists and cuts a result over the size limit, saying so", async () => {
+    const all = okData(await call("pve_list_cluster_resources")) as Array<unknown>
+    const paged = okData(await call("pve_list_cluster_resources", { offset: 1, limit: 2 })) as Array<unknown>
+    expect(paged).toEqual(all.slice(1, 3))
+    const cut = await callTool(runtime, "pve_list_cluster_resources", {}, { maxResultBytes: 1024 }).run()
+    expect(cut.meta.truncated).toBe(true)
+    expect(cut.meta.warnings?.at(-1)).toMatch(/narrow the query/)
+    expect((okData(cut) as Array<unknown>).length).toBeLessThan(all.length)
+    expect(JSON.stringify(okData(cut)).length).toBeLessThanOrEqual(1024)
+  })
+
   it("accepts numeric strings for integers", async () => {
     expect(okData(await call("pve_get_qemu_status", { vmid: "101" }))).toMatchObject({ vmid: 101 })
   })
