@@ -46,6 +46,8 @@ Configuration: see README.md (PROXMOX_HOST or PROXMOX_NODES, token, TLS, PVE_ACC
 
 class UsageError extends Error {}
 
+const SHUTDOWN_GRACE_MS = 10_000
+
 const say = (text: string) => process.stderr.write(`${text}\n`)
 
 const flagValue = (args: ReadonlyArray<string>, name: string): string | undefined => {
@@ -115,11 +117,16 @@ const serve = async (options: ServeOptions) => {
     redact: redactor,
     ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
   })
-  const stop = () => void mcp.close()
+  // SIGTERM/SIGINT: running calls may finish (bounded) and complete their audit records first.
+  const stop = () =>
+    void mcp.drain(SHUTDOWN_GRACE_MS).then((drained) => {
+      if (!drained) say(`proxmox-mcp: calls still running after ${SHUTDOWN_GRACE_MS} ms are cancelled`)
+      return mcp.server.close()
+    })
   process.once("SIGINT", stop)
   process.once("SIGTERM", stop)
   try {
-    await serveStdio(mcp)
+    await serveStdio(mcp.server)
   } finally {
     await lifecycle("server.stop").catch((error: unknown) =>
       say(`proxmox-mcp: could not audit server.stop: ${String(error)}`),

@@ -70,7 +70,18 @@ const CONFIRMATION_SCHEMA = {
   required: ["confirm"],
 } as const
 
-export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): Server => {
+export interface McpHandle {
+  readonly server: Server
+  /**
+   * Resolves once no tool call is running, or after `timeoutMs` (false then). Used on SIGTERM:
+   * running calls finish and complete their audit records before the server closes.
+   */
+  readonly drain: (timeoutMs: number) => Promise<boolean>
+}
+
+export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): McpHandle => {
+  let running = 0
+  const idle = new Set<() => void>()
   const server = new Server(
     { name: SERVER_NAME, version: options.version },
     {
@@ -158,7 +169,14 @@ export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): 
       Effect.provideService(ToolCall, call),
       Effect.annotateLogs({ tool: entry.name, principal: options.principal.sub }),
     )
-    const exit = await runtime.runPromiseExit(program, { signal: extra.signal })
+    running++
+    const exit = await runtime.runPromiseExit(program, { signal: extra.signal }).finally(() =>
+      // Counted as done only after this handler has returned and the SDK has sent the response
+      // (a macrotask later), so a drain never closes the transport under an unsent answer.
+      setImmediate(() => {
+        if (--running === 0) for (const resolve of idle) resolve()
+      }),
+    )
     if (Exit.isSuccess(exit)) return toCallToolResult(exit.value)
     // Only interruption ends here (invoke turns failures into envelopes): the client cancelled,
     // and the SDK sends no response to a cancelled request.
@@ -169,7 +187,23 @@ export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): 
     })
   })
 
-  return server
+  const drain = (timeoutMs: number) =>
+    running === 0
+      ? Promise.resolve(true)
+      : new Promise<boolean>((resolve) => {
+          const done = () => {
+            clearTimeout(timer)
+            idle.delete(done)
+            resolve(true)
+          }
+          const timer = setTimeout(() => {
+            idle.delete(done)
+            resolve(false)
+          }, timeoutMs)
+          idle.add(done)
+        })
+
+  return { server, drain }
 }
 
 /** Serves on stdin/stdout; resolves when the client closes the stream. */

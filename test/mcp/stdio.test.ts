@@ -4,6 +4,7 @@
  * variables with its certificate pinned by fingerprint.
  */
 import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { RunningSimulator } from "../../src/simulator/index.js"
@@ -141,6 +142,47 @@ describe("proxmox-mcp run, configured by environment, certificate pinned", () =>
       expect(sim.cluster.getGuest(120)?.status).toBe("stopped")
     } finally {
       sim.cluster.setTaskDurationMs(300)
+    }
+  })
+})
+
+describe("shutdown", () => {
+  it("SIGTERM lets a running call finish, completes its audit record, then records server.stop", async () => {
+    const sim = await startTestCluster({ perNodeEndpoints: false, taskDurationMs: 1_500 })
+    try {
+      sim.cluster.addGuest({ vmid: 5030, type: "qemu", node: "pve1", name: "draining", status: "stopped" })
+      const auditPath = tempAuditPath()
+      const session = await connectStdio(["run"], {
+        ...envFor(sim),
+        PVE_ACCESS_TIER: "full",
+        AUDIT_LOG_PATH: auditPath,
+      })
+      const pending = session.client.callTool({
+        name: "pve_start_qemu_vm",
+        arguments: { vmid: 5030, wait: true },
+      })
+      await eventually(() => sim.cluster.listTasks().some((t) => t.id === "5030" && t.status === "running"))
+      process.kill(session.pid, "SIGTERM")
+      const result = await pending
+      expect(result.structuredContent).toMatchObject({ ok: true, data: { exitstatus: "OK" } })
+      await eventually(
+        () => fs.existsSync(auditPath) && fs.readFileSync(auditPath, "utf8").includes("server.stop"),
+      )
+      const events = fs
+        .readFileSync(auditPath, "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as { event: string; outcome?: { ok: boolean } })
+      expect(events.map((e) => e.event)).toEqual([
+        "server.start",
+        "tool.started",
+        "tool.completed",
+        "server.stop",
+      ])
+      expect(events[2]?.outcome).toEqual({ ok: true })
+      expect(sim.cluster.getGuest(5030)?.status).toBe("running")
+    } finally {
+      await sim.close()
     }
   })
 })

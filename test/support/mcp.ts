@@ -24,6 +24,8 @@ export interface StdioSession {
   readonly client: Client
   /** Everything the server wrote to stderr so far. */
   readonly stderr: () => string
+  /** The server process. */
+  readonly pid: number
 }
 
 /** Spawns `proxmox-mcp <args>` with exactly `env` (plus PATH) and connects a client to it. */
@@ -46,5 +48,5 @@ export const connectStdio = async (
   const client = new Client({ name: "proxmox-mcp-test", version: "0.0.0" }, clientOptions)
   prepare(client)
   await client.connect(transport)
-  return { client, stderr: () => stderr }
+  return { client, stderr: () => stderr, pid: transport.pid ?? -1 }
 }
