@@ -117,16 +117,23 @@ const serve = async (options: ServeOptions) => {
     redact: redactor,
     ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
   })
-  // SIGTERM/SIGINT: running calls may finish (bounded) and complete their audit records first.
-  const stop = () =>
-    void mcp.drain(SHUTDOWN_GRACE_MS).then((drained) => {
-      if (!drained) say(`proxmox-mcp: calls still running after ${SHUTDOWN_GRACE_MS} ms are cancelled`)
-      return mcp.server.close()
-    })
-  process.once("SIGINT", stop)
-  process.once("SIGTERM", stop)
+  // SIGTERM/SIGINT or the client closing stdin: no new calls; running calls may finish (bounded)
+  // and complete their audit records; then the server closes and server.stop is recorded.
+  let stopping: Promise<void> | undefined
+  const stop = (why: string) => {
+    if (stopping === undefined) say(`proxmox-mcp: ${why}: shutting down; running calls may finish`)
+    stopping ??= mcp
+      .shutdown(SHUTDOWN_GRACE_MS)
+      .then((finished) => {
+        if (!finished) say(`proxmox-mcp: calls still running after ${SHUTDOWN_GRACE_MS} ms were cancelled`)
+      })
+      .finally(() => mcp.server.close())
+      .catch((error: unknown) => void say(`proxmox-mcp: shutdown: ${String(error)}`))
+  }
+  process.once("SIGINT", () => stop("SIGINT"))
+  process.once("SIGTERM", () => stop("SIGTERM"))
   try {
-    await serveStdio(mcp.server)
+    await serveStdio(mcp.server, () => stop("the client closed the connection"))
   } finally {
     await lifecycle("server.stop").catch((error: unknown) =>
       say(`proxmox-mcp: could not audit server.stop: ${String(error)}`),

@@ -36,10 +36,19 @@ export interface ProxmoxConfig {
 
 export const TOKEN_ID_PATTERN = /^[^\s@!:=]+@[^\s@!:=]+![A-Za-z][A-Za-z0-9._-]*$/
 
+/**
+ * A token id as it may be shown in an error: people paste `user@realm!name=SECRET` (the header
+ * form), so anything after an `=` or `:` is cut off and never printed.
+ */
+const showTokenId = (value: string): string => {
+  const cut = value.search(/[=:]/)
+  return cut < 0 ? value : `${value.slice(0, cut)}=…`
+}
+
 const checkTokenId = (variable: string, value: string): Either.Either<string, ConfigError.ConfigError> =>
   TOKEN_ID_PATTERN.test(value)
     ? Either.right(value)
-    : Either.left(invalid(variable, `expected user@realm!tokenname, got '${value}'`))
+    : Either.left(invalid(variable, `expected user@realm!tokenname, got '${showTokenId(value)}'`))
 
 /** Parses `AA:BB:...` (or plain hex) into the upper-case colon form Node reports. */
 export const normalizeFingerprint = (
@@ -115,7 +124,10 @@ export const parseNodeTokens = (
     const [, name, tokenId, secret] = match as unknown as [string, string, string, string]
     if (!TOKEN_ID_PATTERN.test(tokenId)) {
       return Either.left(
-        invalid(variable, `entry for '${name}' has token id '${tokenId}', expected user@realm!tokenname`),
+        invalid(
+          variable,
+          `entry for '${name}' has token id '${showTokenId(tokenId)}', expected user@realm!tokenname`,
+        ),
       )
     }
     tokens.set(name, { tokenId, tokenSecret: secret })

@@ -139,6 +139,20 @@ export class TaskWaitTimeout extends Data.TaggedError("TaskWaitTimeout")<{
   readonly timeoutSeconds: number
 }> {}
 
+/**
+ * Following a task failed (Proxmox stopped answering while we waited); the task itself may
+ * still be running. Keeps the UPID so the caller checks on it instead of starting it again.
+ */
+export class TaskWaitFailed extends Data.TaggedError("TaskWaitFailed")<{
+  readonly upid: string
+  readonly node: string
+  readonly cause: ProxmoxError | OutcomeUnknown | InvalidInput
+}> {
+  override get message() {
+    return `Lost track of task ${this.upid}: ${this.cause.message}`
+  }
+}
+
 export class ConfirmationRequired extends Data.TaggedError("ConfirmationRequired")<{
   readonly message: string
   readonly hint: string
@@ -175,11 +189,18 @@ export class ConfirmationDeclined extends Data.TaggedError("ConfirmationDeclined
   }
 }
 
-/** The audit log could not be written, so the call was not carried out (fail closed). */
+/**
+ * When an audit write failed: `before` anything was sent (nothing happened), after a `read`
+ * (its result is withheld), or `after` a state-changing operation (it happened; its outcome is in
+ * `details`).
+ */
+export type AuditStage = "before" | "read" | "after"
+
+/** The audit log could not be written (fail closed). */
 export class AuditFailed extends Data.TaggedError("AuditFailed")<{
   readonly message: string
-  /** True when the operation had already been carried out and only its completion record failed. */
-  readonly afterEffect: boolean
+  readonly stage: AuditStage
+  readonly details: Readonly<Record<string, unknown>>
 }> {}
 
 export type ToolError =
@@ -191,6 +212,7 @@ export type ToolError =
   | OutcomeUnknown
   | TaskFailed
   | TaskWaitTimeout
+  | TaskWaitFailed
   | ConfirmationRequired
   | Forbidden
   | ProtectedGuest
@@ -255,9 +277,18 @@ export const toFailure = (error: ToolError): Failure => {
       return {
         code: "TIMEOUT",
         message: `Task ${error.upid} was still running after ${error.timeoutSeconds} s; it keeps running on ${error.node}.`,
-        hint: "Continue with pve_get_task_status (or pve_wait_task) using details.upid.",
+        hint: "The task keeps running: follow it with pve_get_task_status using details.upid; do not start it again.",
         details: { upid: error.upid, node: error.node, timeoutSeconds: error.timeoutSeconds },
       }
+    case "TaskWaitFailed": {
+      const cause = toFailure(error.cause)
+      return {
+        ...cause,
+        message: error.message,
+        hint: "The task may still be running: check it with pve_get_task_status using details.upid before starting it again.",
+        details: { ...cause.details, upid: error.upid, node: error.node },
+      }
+    }
     case "ConfirmationRequired":
       return { code: "CONFIRMATION_REQUIRED", message: error.message, hint: error.hint, impact: error.impact }
     case "Forbidden":
@@ -275,9 +306,13 @@ export const toFailure = (error: ToolError): Failure => {
       return {
         code: "AUDIT_WRITE_FAILED",
         message: error.message,
-        hint: error.afterEffect
-          ? "The operation was carried out, but its completion could not be recorded; tell the operator."
-          : "Nothing was sent to Proxmox. The server refuses to act without an audit record; tell the operator.",
+        hint:
+          error.stage === "before"
+            ? "Nothing was sent to Proxmox: the server refuses to act without an audit record. Tell the operator."
+            : error.stage === "read"
+              ? "The read was carried out but could not be recorded, so its result is withheld. Tell the operator."
+              : "The operation ran (its outcome is in details) but its completion could not be recorded. Tell the operator; re-read the state before acting again.",
+        details: { stage: error.stage, ...error.details },
       }
   }
 }

@@ -73,15 +73,36 @@ const CONFIRMATION_SCHEMA = {
 export interface McpHandle {
   readonly server: Server
   /**
-   * Resolves once no tool call is running, or after `timeoutMs` (false then). Used on SIGTERM:
-   * running calls finish and complete their audit records before the server closes.
+   * Stops taking tool calls, lets running ones finish for up to `graceMs`, then cancels the rest
+   * without stopping the Proxmox tasks they started; resolves when no call is running, with
+   * whether all finished in time. Used on SIGTERM/SIGINT and when the client goes away.
    */
-  readonly drain: (timeoutMs: number) => Promise<boolean>
+  readonly shutdown: (graceMs: number) => Promise<boolean>
 }
 
+/** How long cancelled calls get to write their audit records once the grace period is over. */
+const CANCEL_SETTLE_MS = 15_000
+
 export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): McpHandle => {
-  let running = 0
+  let closing = false
+  const running = new Set<AbortController>()
   const idle = new Set<() => void>()
+  const whenIdle = (timeoutMs: number) =>
+    running.size === 0
+      ? Promise.resolve(true)
+      : new Promise<boolean>((resolve) => {
+          const done = () => {
+            clearTimeout(timer)
+            idle.delete(done)
+            resolve(true)
+          }
+          const timer = setTimeout(() => {
+            idle.delete(done)
+            resolve(false)
+          }, timeoutMs)
+          idle.add(done)
+        })
+
   const server = new Server(
     { name: SERVER_NAME, version: options.version },
     {
@@ -96,6 +117,8 @@ export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): 
   })
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    if (closing)
+      throw new McpError(ErrorCode.InternalError, "The server is shutting down and takes no new calls.")
     const name = request.params.name
     const entry = lookup(name)
     const policy = await runtime.runPromise(Policy)
@@ -150,8 +173,19 @@ export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): 
               // A client that fails to answer has not confirmed.
               Effect.orElseSucceed(() => "cancel" as const),
             )
+    // The SDK aborts a call both for notifications/cancelled and when the connection closes.
+    // Only the first is the client cancelling (which stops the Proxmox task the call started).
+    const controller = new AbortController()
+    let cancelledByClient = false
+    const onAbort = () => {
+      if (closing) return
+      cancelledByClient = true
+      controller.abort()
+    }
+    extra.signal.addEventListener("abort", onAbort, { once: true })
     const call = ToolCall.of({
       principal: options.principal,
+      cancelStopsTask: () => cancelledByClient,
       ...(elicit === undefined ? {} : { elicit }),
       progress: (update) =>
         progressToken === undefined
@@ -165,18 +199,21 @@ export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): 
     })
     const program = invoke(entry, request.params.arguments ?? {}, {
       maxResultBytes: options.maxResultBytes,
+      ...(options.redact === undefined ? {} : { redact: options.redact }),
     }).pipe(
       Effect.provideService(ToolCall, call),
       Effect.annotateLogs({ tool: entry.name, principal: options.principal.sub }),
     )
-    running++
-    const exit = await runtime.runPromiseExit(program, { signal: extra.signal }).finally(() =>
+    running.add(controller)
+    const exit = await runtime.runPromiseExit(program, { signal: controller.signal }).finally(() => {
+      extra.signal.removeEventListener("abort", onAbort)
       // Counted as done only after this handler has returned and the SDK has sent the response
-      // (a macrotask later), so a drain never closes the transport under an unsent answer.
+      // (a macrotask later), so a shutdown never closes the transport under an unsent answer.
       setImmediate(() => {
-        if (--running === 0) for (const resolve of idle) resolve()
-      }),
-    )
+        running.delete(controller)
+        if (running.size === 0) for (const resolve of idle) resolve()
+      })
+    })
     if (Exit.isSuccess(exit)) return toCallToolResult(exit.value)
     // Only interruption ends here (invoke turns failures into envelopes): the client cancelled,
     // and the SDK sends no response to a cancelled request.
@@ -187,32 +224,28 @@ export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): 
     })
   })
 
-  const drain = (timeoutMs: number) =>
-    running === 0
-      ? Promise.resolve(true)
-      : new Promise<boolean>((resolve) => {
-          const done = () => {
-            clearTimeout(timer)
-            idle.delete(done)
-            resolve(true)
-          }
-          const timer = setTimeout(() => {
-            idle.delete(done)
-            resolve(false)
-          }, timeoutMs)
-          idle.add(done)
-        })
+  const shutdown = async (graceMs: number) => {
+    closing = true
+    const finished = await whenIdle(graceMs)
+    if (!finished) {
+      for (const controller of running) controller.abort()
+      await whenIdle(CANCEL_SETTLE_MS)
+    }
+    return finished
+  }
 
-  return { server, drain }
+  return { server, shutdown }
 }
 
-/** Serves on stdin/stdout; resolves when the client closes the stream. */
-export const serveStdio = async (server: Server): Promise<void> => {
+/**
+ * Serves on stdin/stdout until the server is closed. When the client closes stdin, `onEnd` runs
+ * (the caller shuts down gracefully and closes the server).
+ */
+export const serveStdio = async (server: Server, onEnd: () => void): Promise<void> => {
   const closed = new Promise<void>((resolve) => {
     server.onclose = () => resolve()
-    process.stdin.once("end", () => resolve())
   })
+  process.stdin.once("end", onEnd)
   await server.connect(new StdioServerTransport())
   await closed
-  await server.close()
 }

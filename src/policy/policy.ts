@@ -54,6 +54,8 @@ export interface AuthorizeRequest {
   readonly entry: CatalogEntry
   readonly input: Readonly<Record<string, unknown>>
   readonly principal: Principal
+  /** The call's target, from `resolveTarget`. */
+  readonly target: Target
   readonly elicit?: Elicit | undefined
 }
 
@@ -63,10 +65,19 @@ export interface PolicyService {
   readonly hiddenBy: (entry: CatalogEntry, principal: Principal) => string | undefined
   /** The entries this principal may see, in catalog order. */
   readonly exposed: (principal: Principal) => ReadonlyArray<CatalogEntry>
-  /** Steps 3-5 for a call to an exposed tool; returns the call's target. */
-  readonly authorize: (
-    request: AuthorizeRequest,
-  ) => Effect.Effect<Target, PolicyRefusal | UnknownNode | GuestNotFound | ApiError>
+  /**
+   * The real target of a call, computed from validated input (node, guest type, vmid, storage;
+   * the guest's name and tags from /cluster/resources, read fresh when protection needs them).
+   */
+  readonly resolveTarget: (
+    entry: CatalogEntry,
+    input: Readonly<Record<string, unknown>>,
+  ) => Effect.Effect<Target, UnknownNode | GuestNotFound | ApiError>
+  /**
+   * Decides one call, every rule in SPEC order (1-2 again, so that no caller of the tool
+   * pipeline can skip them, then 3-5). Fails with the refusal of the first rule that refuses.
+   */
+  readonly authorize: (request: AuthorizeRequest) => Effect.Effect<void, PolicyRefusal>
 }
 
 export class Policy extends Context.Tag("proxmox-mcp/Policy")<Policy, PolicyService>() {}
@@ -151,8 +162,9 @@ export const make = (settings: PolicySettings) =>
       entries.filter((entry) => hiddenBy(entry, principal) === undefined)
 
     /** The target from validated input; guest name/tags looked up afresh for state-changing calls. */
-    const resolveTarget = (tool: ToolDeclaration, input: Readonly<Record<string, unknown>>) =>
+    const resolveTarget = (entry: CatalogEntry, input: Readonly<Record<string, unknown>>) =>
       Effect.gen(function* () {
+        const tool = entry.tool
         const type: GuestType | undefined =
           tool.category === "qemu" || tool.category === "lxc"
             ? tool.category
@@ -255,14 +267,19 @@ export const make = (settings: PolicySettings) =>
 
     const authorize = (request: AuthorizeRequest) =>
       Effect.gen(function* () {
-        const target = yield* resolveTarget(request.entry.tool, request.input)
-        yield* checkResources(request.principal, target)
-        yield* checkProtected(request.entry.tool, target)
-        yield* confirm(request, target)
-        return target
+        const hidden = hiddenBy(request.entry, request.principal)
+        if (hidden !== undefined) {
+          return yield* new Forbidden({
+            rule: hidden,
+            message: `${request.entry.name} is not available (${hidden})`,
+          })
+        }
+        yield* checkResources(request.principal, request.target)
+        yield* checkProtected(request.entry.tool, request.target)
+        yield* confirm(request, request.target)
       })
 
-    return Policy.of({ settings, hiddenBy, exposed, authorize })
+    return Policy.of({ settings, hiddenBy, exposed, resolveTarget, authorize })
   })
 
 export const layer = (settings: PolicySettings) => Layer.effect(Policy, make(settings))

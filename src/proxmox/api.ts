@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage } from "node:http"
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Context, Duration, Effect, Either, FiberRef, Layer, Redacted, Schedule } from "effect"
+import { Context, Duration, Effect, Either, Fiber, FiberRef, Layer, Redacted, Schedule } from "effect"
 import type { UpstreamCall } from "../audit/port.js"
 import type { ProxmoxConfig, ProxmoxEndpoint } from "../config/proxmox.js"
 import { type InvalidInput, OutcomeUnknown, ProxmoxError, type ProxmoxErrorCode } from "../domain/errors.js"
@@ -156,19 +156,23 @@ const classifyTransport = (cause: unknown): { code: ProxmoxErrorCode; message: s
     case "EHOSTDOWN":
       return { code: "HOST_UNREACHABLE", message: `host unreachable: ${message}`, notSent: true }
     case "ETIMEDOUT":
-      return { code: "TIMEOUT", message: `connection timed out: ${message}`, notSent: true }
+      // Connect timeout or a stalled established socket: the request may have been written.
+      return { code: "TIMEOUT", message: `connection timed out: ${message}`, notSent: false }
     case "ECONNRESET":
     case "EPIPE":
       return { code: "CONNECTION_RESET", message: `connection reset: ${message}`, notSent: false }
   }
+  // Certificate checks (and our pin) fail during the handshake, before any request byte.
   if (
-    nodeCode.startsWith("ERR_TLS") ||
-    nodeCode.startsWith("ERR_SSL") ||
+    nodeCode === "ERR_TLS_CERT_PIN_MISMATCH" ||
     /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|DEPTH_ZERO/.test(nodeCode)
   ) {
     return { code: "TLS_ERROR", message: `TLS verification failed: ${message}`, notSent: true }
   }
-  if (/socket hang up/i.test(message)) return { code: "CONNECTION_RESET", message, notSent: false }
+  // Other TLS errors can happen on an established connection, after the request was written.
+  if (nodeCode.startsWith("ERR_TLS") || nodeCode.startsWith("ERR_SSL")) {
+    return { code: "TLS_ERROR", message: `TLS error: ${message}`, notSent: false }
+  }
   return { code: "CONNECTION_RESET", message, notSent: false }
 }
 
@@ -222,8 +226,11 @@ export const make = (config: ProxmoxConfig) =>
       return [first, ...indexes.filter((i) => i !== first)]
     }
 
-    const sendOnce = (endpoint: ProxmoxEndpoint, request: ApiRequest, path: string) =>
-      Effect.gen(function* () {
+    const sendOnce = (endpoint: ProxmoxEndpoint, request: ApiRequest, path: string) => {
+      // What Proxmox answered, if anything: every attempt is recorded for the audit, also one
+      // that timed out, lost its connection or was interrupted (status 0).
+      let answer: { readonly status: number; readonly upid?: string } | undefined
+      return Effect.gen(function* () {
         const mutation = request.method !== "GET"
         const url = `${baseUrl(endpoint)}${path}`
         const params = encodeParams(request.params)
@@ -273,14 +280,10 @@ export const make = (config: ProxmoxConfig) =>
           body = undefined
         }
         const status = response.status
-        const upid = typeof body?.data === "string" && body.data.startsWith("UPID:") ? body.data : undefined
-        yield* recordUpstream({
-          node: endpoint.name,
-          method: request.method,
-          path,
+        answer = {
           status,
-          ...(upid === undefined ? {} : { upid }),
-        })
+          ...(typeof body?.data === "string" && body.data.startsWith("UPID:") ? { upid: body.data } : {}),
+        }
         if (status >= 200 && status < 300) {
           if (body === undefined || typeof body !== "object" || body === null || !("data" in body)) {
             return yield* fail(
@@ -332,7 +335,17 @@ export const make = (config: ProxmoxConfig) =>
                   endpoint: endpoint.name,
                 }),
         }),
+        Effect.onExit(() =>
+          recordUpstream({
+            node: endpoint.name,
+            method: request.method,
+            path,
+            status: answer?.status ?? 0,
+            ...answer,
+          }),
+        ),
       )
+    }
 
     /** Tries endpoints in order while the failure says the request never reached Proxmox. */
     const sendWithFailover = (request: ApiRequest, path: string, node: string | undefined) =>
@@ -362,14 +375,19 @@ export const make = (config: ProxmoxConfig) =>
         }
         // A mutation is repeated only when nothing reached Proxmox or PVE refused it before acting
         // (lock timeout); a 596 or a lost connection surfaces as OUTCOME_UNKNOWN instead.
-        return yield* once.pipe(
+        const mutation = once.pipe(
           Effect.retry({
             schedule: readRetrySchedule,
             while: (error) =>
               error._tag === "ProxmoxError" &&
-              (error.notSent === true ||
-                (error.code === "GUEST_LOCKED" && /got timeout|lock request timeout/.test(error.message))),
+              (error.notSent === true || (error.code === "GUEST_LOCKED" && isLockTimeout(error))),
           }),
+        )
+        // Once sent, a mutation is not abandoned half-way: a cancelled call waits for Proxmox's
+        // answer (bounded by the request timeout), so the task it started is known and can be
+        // stopped. The exchange itself stays interruptible by its own timeout.
+        return yield* Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(Effect.forkDaemon(restore(mutation)), Fiber.join),
         )
       }).pipe(
         Effect.withSpan("ProxmoxApi.request", { attributes: { method: request.method, path: request.path } }),

@@ -98,11 +98,15 @@ export const make = (options: RegistryOptions = {}) =>
           ),
     )
 
-    const [cachedNodes, invalidateNodes] = yield* Effect.cachedInvalidateWithTTL(
-      fetchNodes,
-      options.nodesTtl ?? "30 seconds",
-    )
-    const [cachedGuests, invalidateGuests] = yield* Effect.cachedInvalidateWithTTL(
+    // Only answers are cached: a failed look-up is dropped at once, so one bad moment does not
+    // fail every node-addressed call for the whole TTL.
+    const cacheAnswers = <A>(fetch: Effect.Effect<A, ApiError>, ttl: Duration.DurationInput) =>
+      Effect.map(Effect.cachedInvalidateWithTTL(fetch, ttl), ([cached, invalidate]) => {
+        const answered: Effect.Effect<A, ApiError> = Effect.tapError(cached, () => invalidate)
+        return [answered, invalidate] as const
+      })
+    const [cachedNodes, invalidateNodes] = yield* cacheAnswers(fetchNodes, options.nodesTtl ?? "30 seconds")
+    const [cachedGuests, invalidateGuests] = yield* cacheAnswers(
       fetchGuests,
       options.resourcesTtl ?? "5 seconds",
     )

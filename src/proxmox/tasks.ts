@@ -37,6 +37,12 @@ export const taskPollSchedule = Schedule.exponential("250 millis", 1.5).pipe(
 
 export const LOG_TAIL_LINES = 20
 
+/** `400 upid: no such task` shortly after a task was started is the task not being visible yet. */
+const isTaskNotYetKnown = (error: ApiError) =>
+  error._tag === "ProxmoxError" && error.status === 400 && /no such task/i.test(error.errors?.upid ?? "")
+
+const taskLagSchedule = Schedule.spaced("250 millis").pipe(Schedule.upTo("5 seconds"))
+
 /** `WARNINGS: 3` -> 3; OK -> 0; an error text -> undefined. */
 export const warningsCount = (exitstatus: string): number | undefined => {
   if (exitstatus === "OK") return 0
@@ -56,7 +62,10 @@ export const make = Effect.gen(function* () {
 
   const status = (upid: string, node: string) =>
     Effect.map(
-      api.request({ method: "GET", path: "/nodes/{node}/tasks/{upid}/status", pathParams: { node, upid } }),
+      api
+        .request({ method: "GET", path: "/nodes/{node}/tasks/{upid}/status", pathParams: { node, upid } })
+        // Right after dispatch PVE may not know the task yet (WIRE.md 2.6): ask again briefly.
+        .pipe(Effect.retry({ schedule: taskLagSchedule, while: isTaskNotYetKnown })),
       (data) => {
         const record = (data ?? {}) as Record<string, unknown>
         return {

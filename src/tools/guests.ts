@@ -3,7 +3,7 @@
  * per-type tools once (status, config, list, and the lifecycle actions).
  */
 import { Effect, Schema } from "effect"
-import type { Tier } from "../domain/ids.js"
+import { IntegerInput, type Tier } from "../domain/ids.js"
 import type { GuestType } from "../proxmox/registry.js"
 import { NodeRegistry } from "../proxmox/registry.js"
 import {
@@ -195,9 +195,7 @@ const actions = (type: GuestType): Record<Action, ActionSpec> => ({
     alreadyIn: (s) => s.status === "stopped",
     extraInput: {
       timeout: Schema.optional(
-        Schema.Number.pipe(Schema.int(), Schema.between(0, 86_400)).annotations({
-          description: "Seconds to wait for the clean shutdown",
-        }),
+        IntegerInput({ minimum: 0, maximum: 86_400, description: "Seconds to wait for the clean shutdown" }),
       ),
       forceStop: Schema.optional(
         Schema.Boolean.annotations({

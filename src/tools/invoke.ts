@@ -7,10 +7,20 @@
  * before a mutation that means nothing is sent. Interruption (a cancelled call) is audited and
  * then propagates; a cancelled `wait` stops the Proxmox task this call started.
  */
+import { randomUUID } from "node:crypto"
 import { Cause, Effect, Exit, Option, ParseResult, Schema } from "effect"
 import type { AuditDecision, AuditEntry, AuditPrincipal, UpstreamCall } from "../audit/port.js"
 import { Audit } from "../audit/port.js"
-import { AuditFailed, type Failure, InvalidInput, type ToolError, toFailure } from "../domain/errors.js"
+import {
+  AuditFailed,
+  type AuditStage,
+  type Failure,
+  InvalidInput,
+  TaskWaitFailed,
+  type ToolError,
+  toFailure,
+} from "../domain/errors.js"
+import { upidNode } from "../domain/ids.js"
 import type { Principal } from "../domain/principal.js"
 import { redactSecrets } from "../domain/redact.js"
 import { isStateChanging, Policy, type PolicyRefusal, type Target } from "../policy/policy.js"
@@ -71,6 +81,7 @@ const followTask = (input: Record<string, unknown>, output: ToolOutput) =>
     const started = output.data as { upid?: unknown; node?: unknown } | null
     if (input.wait !== true || typeof started?.upid !== "string") return output
     const upid = started.upid
+    const node = upidNode(upid) ?? ""
     const tasks = yield* Tasks
     const call = yield* ToolCall
     let step = 0
@@ -89,11 +100,19 @@ const followTask = (input: Record<string, unknown>, output: ToolOutput) =>
           }),
       })
       .pipe(
-        // Cancelling the call stops the task this call started, whatever the tier of pve_stop_task.
-        Effect.onInterrupt(() => tasks.stop(upid).pipe(Effect.timeout("10 seconds"), Effect.ignore)),
+        // Losing contact while waiting must not lose the task: the error keeps its UPID.
+        Effect.catchTags({
+          ProxmoxError: (cause) => Effect.fail(new TaskWaitFailed({ upid, node, cause })),
+          OutcomeUnknown: (cause) => Effect.fail(new TaskWaitFailed({ upid, node, cause })),
+          InvalidInput: (cause) => Effect.fail(new TaskWaitFailed({ upid, node, cause })),
+        }),
       )
     return { ...output, data: result, upid, node: result.node } satisfies ToolOutput
   })
+
+/** The task a mutation of this call started, if any (from what Proxmox answered). */
+const startedTask = (upstream: ReadonlyArray<UpstreamCall>) =>
+  upstream.find((u) => u.method !== "GET" && u.upid !== undefined)?.upid
 
 const cutToSize = (data: unknown, maxBytes: number): { data: unknown; truncated: boolean } => {
   const size = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? "")
@@ -145,24 +164,25 @@ const isRefusal = (error: ToolError): error is PolicyRefusal =>
   error._tag === "ConfirmationRequired" ||
   error._tag === "ConfirmationDeclined"
 
-const auditFailed = (afterEffect: boolean) => (error: { readonly message: string }) =>
-  new AuditFailed({ message: `The audit log could not be written: ${error.message}`, afterEffect })
+const auditFailed =
+  (stage: AuditStage, details: Record<string, unknown> = {}) =>
+  (error: { readonly message: string }) =>
+    new AuditFailed({ message: `The audit log could not be written: ${error.message}`, stage, details })
 
 const envelopeOf = (
   exit: Exit.Exit<ToolOutput, ToolError>,
   durationMs: number,
   options: InvokeOptions,
+  /** The task this call started, shown in a failure's meta too. */
+  upid?: string,
 ): Envelope => {
   const redact = options.redact ?? redactSecrets
   if (Exit.isFailure(exit)) {
     const failure = Cause.failureOption(exit.cause)
+    const meta = { durationMs, ...(upid === undefined ? {} : { upid, node: upidNode(upid) ?? "" }) }
     return Option.isSome(failure)
-      ? { ok: false, error: redact(toFailure(failure.value)) as Failure, meta: { durationMs } }
-      : {
-          ok: false,
-          error: { code: "INTERNAL_ERROR", message: "internal error; see the server log" },
-          meta: { durationMs },
-        }
+      ? { ok: false, error: redact(toFailure(failure.value)) as Failure, meta }
+      : { ok: false, error: { code: "INTERNAL_ERROR", message: "internal error; see the server log" }, meta }
   }
   const output = exit.value
   const full = redact(output.data)
@@ -216,37 +236,44 @@ export const invoke = (
         ...(entry.aliasFor === undefined ? {} : { aliasOf: entry.aliasFor }),
         ...(typeof args === "object" && args !== null ? { args: args as Record<string, unknown> } : {}),
       }
-      const record = (entry: AuditEntry, durable: boolean, afterEffect: boolean) =>
-        audit.write(entry, { durable }).pipe(Effect.mapError(auditFailed(afterEffect)))
+      const record = (
+        entry: AuditEntry,
+        durable: boolean,
+        stage: AuditStage,
+        details?: Record<string, unknown>,
+      ) => audit.write(entry, { durable }).pipe(Effect.mapError(auditFailed(stage, details)))
 
       let target: Target | undefined
       let writeAheadId: string | undefined
 
       const program = Effect.gen(function* () {
         const input = yield* decodeInput(tool, args)
-        target = yield* policy
-          .authorize({ entry, input, principal: call.principal, elicit: call.elicit })
+        target = yield* policy.resolveTarget(entry, input)
+        yield* policy
+          .authorize({ entry, input, principal: call.principal, target, elicit: call.elicit })
           .pipe(
             Effect.tapError((error) =>
-              isRefusal(error)
-                ? record(
-                    {
-                      event: "policy.denied",
-                      ...base,
-                      ...refusalDecision(error),
-                      outcome: { ok: false, code: toFailure(error).code },
-                    },
-                    stateChanging,
-                    false,
-                  )
-                : Effect.void,
+              record(
+                {
+                  event: "policy.denied",
+                  ...base,
+                  ...auditTarget(target),
+                  ...refusalDecision(error),
+                  outcome: { ok: false, code: toFailure(error).code },
+                  durationMs: Date.now() - started,
+                },
+                stateChanging,
+                "before",
+              ),
             ),
           )
         if (stateChanging) {
-          writeAheadId = yield* record(
-            { event: "tool.started", ...base, ...auditTarget(target), decision: "allowed" },
+          // The id is chosen before the write, so an interruption during it cannot orphan the record.
+          writeAheadId = randomUUID()
+          yield* record(
+            { event: "tool.started", id: writeAheadId, ...base, ...auditTarget(target), decision: "allowed" },
             true,
-            false,
+            "before",
           )
         }
         // The program sees only its declared fields; wait/timeoutSeconds/confirm are the framework's.
@@ -256,12 +283,16 @@ export const invoke = (
       }).pipe(Effect.locally(currentUpstreamCalls, upstream))
 
       const exit = yield* Effect.exit(restore(program))
+      const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+      const cancelledByClient = interrupted && (call.cancelStopsTask?.() ?? true)
+      const upid = startedTask(upstream)
+      if (cancelledByClient && upid !== undefined) {
+        // The client cancelled: stop the task this call started (whatever the tier of pve_stop_task).
+        const tasks = yield* Tasks
+        yield* tasks.stop(upid).pipe(Effect.timeout("10 seconds"), Effect.ignore)
+      }
       const durationMs = Date.now() - started
-      if (
-        Exit.isFailure(exit) &&
-        !Cause.isInterruptedOnly(exit.cause) &&
-        Option.isNone(Cause.failureOption(exit.cause))
-      ) {
+      if (Exit.isFailure(exit) && !interrupted && Option.isNone(Cause.failureOption(exit.cause))) {
         yield* Effect.logError("tool defect", Cause.pretty(exit.cause))
       }
       const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
@@ -270,6 +301,7 @@ export const invoke = (
       if (!refused) {
         // The completion of a started call, or the single record of a read or of a call that
         // ended before its write-ahead (invalid input, unknown guest).
+        const outcome = outcomeOf(exit)
         const completion: AuditEntry = {
           event: writeAheadId === undefined ? "tool.call" : "tool.completed",
           ...(writeAheadId === undefined ? {} : { id: writeAheadId }),
@@ -277,16 +309,32 @@ export const invoke = (
           ...auditTarget(target),
           // A call that failed before the policy decided (invalid input, unknown guest) has no decision.
           ...(target === undefined ? {} : { decision: "allowed" as const }),
-          outcome: outcomeOf(exit),
+          outcome,
           durationMs,
           ...(upstream.length === 0 ? {} : { upstream }),
         }
         const written = yield* Effect.either(
-          record(completion, writeAheadId !== undefined, writeAheadId !== undefined),
+          record(completion, writeAheadId !== undefined, writeAheadId === undefined ? "read" : "after", {
+            outcome,
+            ...(upid === undefined ? {} : { upid }),
+          }),
         )
-        if (written._tag === "Left") return envelopeOf(Exit.fail(written.left), durationMs, options)
+        if (written._tag === "Left") return envelopeOf(Exit.fail(written.left), durationMs, options, upid)
       }
-      if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
-      return envelopeOf(exit, durationMs, options)
+      if (cancelledByClient) return yield* Effect.interrupt
+      if (interrupted) {
+        // Not the client's doing (the server is shutting down): any task keeps running.
+        const stopped: Envelope = {
+          ok: false,
+          error: {
+            code: "CANCELLED",
+            message: `The server stopped before the call finished${upid === undefined ? "" : "; the Proxmox task keeps running"}.`,
+            ...(upid === undefined ? {} : { details: { upid } }),
+          },
+          meta: { durationMs, ...(upid === undefined ? {} : { upid, node: upidNode(upid) ?? "" }) },
+        }
+        return stopped
+      }
+      return envelopeOf(exit, durationMs, options, upid)
     }),
   ).pipe(Effect.withSpan("tool.invoke", { attributes: { tool: entry.name } }))

@@ -5,7 +5,10 @@ import { Tasks } from "../proxmox/tasks.js"
 import { limitField, nodeField, optionalUpidNode, pve, requireNode, upidField } from "./common.js"
 import { defineTool } from "./tool.js"
 
-/** The node that runs a task is named in its UPID; a `node` argument must agree with it. */
+/**
+ * The node that runs a task is named in its UPID; a `node` argument must agree with it, and the
+ * node must exist (UNKNOWN_NODE otherwise, like every node-addressed tool).
+ */
 const taskNode = (input: { readonly node?: string | undefined; readonly upid: string }) => {
   const node = upidNode(input.upid)!
   return input.node !== undefined && input.node !== node
@@ -15,7 +18,7 @@ const taskNode = (input: { readonly node?: string | undefined; readonly upid: st
           field: "node",
         }),
       )
-    : Effect.succeed(node)
+    : requireNode(node)
 }
 
 export const taskTools = [
@@ -42,7 +45,11 @@ export const taskTools = [
         IntegerInput({ minimum: VMID_MIN, maximum: VMID_MAX, description: "Only tasks of this guest" }),
       ),
       typefilter: Schema.optional(
-        Schema.String.pipe(Schema.pattern(/^[a-z][a-z0-9_-]*$/)).annotations({
+        Schema.String.pipe(
+          Schema.pattern(/^[a-z][a-z0-9_-]*$/, {
+            message: () => "a task type: lower-case letters, digits, _ or -",
+          }),
+        ).annotations({
           description: "Only tasks of this type (e.g. qmstart, vzdump)",
         }),
       ),

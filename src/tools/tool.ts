@@ -4,7 +4,7 @@
  */
 import { Context, type Effect, JSONSchema, Schema } from "effect"
 import type { ToolError } from "../domain/errors.js"
-import type { Category, Module, Tier } from "../domain/ids.js"
+import { type Category, IntegerInput, type Module, type Tier } from "../domain/ids.js"
 import type { Principal } from "../domain/principal.js"
 import type { Elicit } from "../policy/policy.js"
 import type { HttpMethod, ProxmoxApi } from "../proxmox/api.js"
@@ -31,6 +31,12 @@ export interface ToolCallService {
   readonly principal: Principal
   /** Asks the human to confirm, when the client supports it (MCP elicitation). */
   readonly elicit?: Elicit
+  /**
+   * Whether an interruption of this call is the client cancelling it, so the Proxmox task the
+   * call started is stopped. False when the server is shutting down or the client went away:
+   * the task then keeps running. Default: true.
+   */
+  readonly cancelStopsTask?: () => boolean
   /** Sends a progress notification when the client asked for progress; otherwise does nothing. */
   readonly progress: (update: {
     readonly progress: number
@@ -82,7 +88,9 @@ export const taskFields = {
     }),
   ),
   timeoutSeconds: Schema.optional(
-    Schema.Number.pipe(Schema.int(), Schema.between(1, 3600)).annotations({
+    IntegerInput({
+      minimum: 1,
+      maximum: 3600,
       description:
         "With wait: give up waiting after this many seconds (default 300); the task keeps running.",
     }),

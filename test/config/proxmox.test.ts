@@ -159,3 +159,19 @@ describe("server config", () => {
     expect(Either.isLeft(result) && result.left).toContain(variable)
   })
 })
+
+describe("config errors never print a secret", () => {
+  const secret = "8a1f3c2e-1111-4222-8333-944455556666"
+  it.each([
+    { PROXMOX_HOST: "h", PROXMOX_TOKEN_ID: `root@pam!mcp=${secret}`, PROXMOX_TOKEN_SECRET: "x" },
+    {
+      PROXMOX_NODES: "pve1:h:8006",
+      PROXMOX_NODE_TOKENS: `pve1=root@pam!mcp=${secret}:x`,
+      PROXMOX_TOKEN_SECRET: "x",
+    },
+  ])("%#", (env) => {
+    const message = errorOf(env as Record<string, string>)
+    expect(message).toMatch(/PROXMOX_TOKEN_ID|PROXMOX_NODE_TOKENS/)
+    expect(message.includes(secret)).toBe(false)
+  })
+})

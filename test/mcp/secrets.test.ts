@@ -36,15 +36,29 @@ describe("secrets stay out of the audit log and stderr", () => {
       LOG_LEVEL: "debug",
     })
     // Secrets in arguments (refused as unknown parameters, but audited with their arguments),
-    // in a free-text position, and a normal successful call and mutation.
-    await client.callTool({
-      name: "pve_get_node_status",
-      arguments: { node: "pve1", password: PASSWORD, note: JWT },
+    // in a free-text position, the token secret where no key says "secret" (an argument, and a
+    // guest name coming back from Proxmox), and a normal successful call and mutation.
+    sim.cluster.addGuest({
+      vmid: 8001,
+      type: "qemu",
+      node: "pve1",
+      name: `vm-${sim.tokenSecret}`,
+      status: "stopped",
     })
-    await client.callTool({ name: "pve_get_node_status", arguments: { node: `x ${JWT}` } })
-    await client.callTool({ name: "pve_get_qemu_config", arguments: { vmid: 100 } })
-    await client.callTool({ name: "pve_start_qemu_vm", arguments: { vmid: 102, wait: true } })
+    const calls: Array<[string, Record<string, unknown>]> = [
+      ["pve_get_node_status", { node: "pve1", password: PASSWORD, note: JWT }],
+      ["pve_get_node_status", { node: `x ${JWT}` }],
+      ["pve_get_node_status", { node: "pve1", note: sim.tokenSecret }],
+      ["pve_list_qemu_vms", { node: "pve1" }],
+      ["pve_get_qemu_status", { vmid: 8001 }],
+      ["pve_get_qemu_config", { vmid: 100 }],
+      ["pve_start_qemu_vm", { vmid: 102, wait: true }],
+    ]
+    const results: Array<unknown> = []
+    for (const [name, args] of calls) results.push(await client.callTool({ name, arguments: args }))
     await client.close()
+    const answered = JSON.stringify(results)
+    expect(answered).toContain("vm-[REDACTED]")
     const stderr = stderrOf()
 
     const files = fs.readdirSync(dir).map((f) => path.join(dir, f))
@@ -54,6 +68,7 @@ describe("secrets stay out of the audit log and stderr", () => {
     for (const secret of [sim.tokenSecret, PASSWORD, JWT]) {
       expect(audit.includes(secret), "audit log holds a secret").toBe(false)
       expect(stderr.includes(secret), "stderr holds a secret").toBe(false)
+      expect(answered.includes(secret), "a tool result holds a secret").toBe(false)
     }
     // The log the session left behind verifies.
     const verify = spawnSync(process.execPath, [BIN, "audit", "verify", auditPath], { encoding: "utf8" })

@@ -187,6 +187,68 @@ describe("shutdown", () => {
   })
 })
 
+describe("client going away", () => {
+  it("closing stdin lets a running call finish and leaves its task running, then records server.stop", async () => {
+    const sim = await startTestCluster({ perNodeEndpoints: false, taskDurationMs: 1_500 })
+    try {
+      sim.cluster.addGuest({ vmid: 5031, type: "qemu", node: "pve1", name: "left", status: "stopped" })
+      const auditPath = tempAuditPath()
+      const session = await connectStdio(["run"], {
+        ...envFor(sim),
+        PVE_ACCESS_TIER: "full",
+        AUDIT_LOG_PATH: auditPath,
+      })
+      session.client
+        .callTool({ name: "pve_start_qemu_vm", arguments: { vmid: 5031, wait: true } })
+        .catch(() => "the client is gone; no answer expected")
+      await eventually(() => sim.cluster.listTasks().some((t) => t.id === "5031" && t.status === "running"))
+      await session.client.close()
+      await eventually(
+        () => fs.existsSync(auditPath) && fs.readFileSync(auditPath, "utf8").includes("server.stop"),
+      )
+      const events = fs
+        .readFileSync(auditPath, "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as { event: string })
+        .map((e) => e.event)
+      expect(events).toEqual(["server.start", "tool.started", "tool.completed", "server.stop"])
+      const task = sim.cluster.listTasks().find((t) => t.id === "5031")
+      expect(task?.stoppedByDelete).toBe(false)
+      expect(sim.cluster.getGuest(5031)?.status).toBe("running")
+    } finally {
+      await sim.close()
+    }
+  })
+
+  it("after SIGTERM no new call is taken", async () => {
+    const sim = await startTestCluster({ perNodeEndpoints: false, taskDurationMs: 1_500 })
+    try {
+      sim.cluster.addGuest({ vmid: 5032, type: "qemu", node: "pve1", name: "busy", status: "stopped" })
+      sim.cluster.addGuest({ vmid: 5033, type: "qemu", node: "pve1", name: "late", status: "stopped" })
+      const session = await connectStdio(["run"], {
+        ...envFor(sim),
+        PVE_ACCESS_TIER: "full",
+        AUDIT_LOG_PATH: tempAuditPath(),
+      })
+      const pending = session.client.callTool({
+        name: "pve_start_qemu_vm",
+        arguments: { vmid: 5032, wait: true },
+      })
+      await eventually(() => sim.cluster.listTasks().some((t) => t.id === "5032" && t.status === "running"))
+      process.kill(session.pid, "SIGTERM")
+      await eventually(() => session.stderr().includes("SIGTERM: shutting down"))
+      await expect(
+        session.client.callTool({ name: "pve_start_qemu_vm", arguments: { vmid: 5033 } }),
+      ).rejects.toThrow(/shutting down/)
+      expect((await pending).structuredContent).toMatchObject({ ok: true })
+      expect(sim.cluster.listTasks().some((t) => t.id === "5033")).toBe(false)
+    } finally {
+      await sim.close()
+    }
+  })
+})
+
 describe("proxmox-mcp run with a bad configuration", () => {
   it("exits 2 naming the variable", () => {
     const result = spawnSync(process.execPath, [BIN, "run"], {

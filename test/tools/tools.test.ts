@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import type { RunningSimulator } from "../../src/simulator/index.js"
 import { entries, tools } from "../../src/tools/catalog.js"
 import {
+  auditRecords,
   callTool,
   configFor,
   errorOf,
@@ -200,6 +201,56 @@ describe("lifecycle", () => {
     }
   })
 
+  it("cancelling while the start request is in flight still stops the task it started", async () => {
+    sim.cluster.addGuest({ vmid: 5008, type: "qemu", node: "pve3", name: "inflight", status: "stopped" })
+    sim.cluster.setTaskDurationMs(5_000)
+    const { program } = callTool(runtime, "pve_start_qemu_vm", { vmid: 5008 })
+    try {
+      // Warm the look-ups, then slow the node so the POST is caught in flight.
+      okData(await call("pve_get_qemu_status", { vmid: 5008 }))
+      sim.cluster.setFault("pve3", { kind: "slow", delayMs: 600 })
+      const fiber = runtime.runFork(program)
+      await eventually(() =>
+        sim.cluster.requests.some((r) => r.method === "POST" && r.path.endsWith("/5008/status/start")),
+      )
+      await runtime.runPromise(Fiber.interrupt(fiber))
+      sim.cluster.setFault("pve3", null)
+      const task = sim.cluster.listTasks().find((t) => t.id === "5008")
+      expect(task?.stoppedByDelete).toBe(true)
+      expect(sim.cluster.getGuest(5008)?.status).toBe("stopped")
+      const completed = auditRecords(runtime).filter(
+        (r) => r.event === "tool.completed" && r.target?.vmid === 5008,
+      )
+      expect(completed[0]?.outcome).toEqual({ ok: false, code: "CANCELLED" })
+      expect(completed[0]?.upstream?.some((u) => u.method === "POST" && u.upid === task?.upid)).toBe(true)
+    } finally {
+      sim.cluster.setFault("pve3", null)
+      sim.cluster.setTaskDurationMs(150)
+    }
+  })
+
+  it("losing contact while waiting keeps the task's UPID in the error", async () => {
+    sim.cluster.addGuest({ vmid: 5009, type: "qemu", node: "pve2", name: "lost", status: "stopped" })
+    sim.cluster.setTaskDurationMs(3_000)
+    try {
+      const { run } = callTool(runtime, "pve_start_qemu_vm", { vmid: 5009, wait: true })
+      const pending = run()
+      await eventually(() => sim.cluster.listTasks().some((t) => t.id === "5009" && t.status === "running"))
+      sim.cluster.setFault("pve2", { kind: "error", status: 500, message: "simulated daemon crash" })
+      const envelope = await pending
+      const error = errorOf(envelope)
+      expect(error.details).toMatchObject({
+        upid: expect.stringMatching(/^UPID:pve2:.*:5009:/),
+        node: "pve2",
+      })
+      expect(error.hint).toMatch(/still be running/)
+      expect(envelope.meta).toMatchObject({ node: "pve2", upid: expect.stringMatching(/^UPID:pve2:/) })
+    } finally {
+      sim.cluster.setFault("pve2", null)
+      sim.cluster.setTaskDurationMs(150)
+    }
+  })
+
   it("a confirm tool without confirm: true is CONFIRMATION_REQUIRED and sends nothing", async () => {
     const error = errorOf(await call("pve_stop_qemu_vm", { vmid: 100 }))
     expect(error).toMatchObject({ code: "CONFIRMATION_REQUIRED" })
@@ -227,6 +278,25 @@ describe("addressing", () => {
     const after = await call("pve_get_qemu_status", { vmid: 5010 })
     expect(after.meta.node).toBe("pve3")
     expect(okData(after)).toMatchObject({ vmid: 5010 })
+  })
+
+  it("a failed look-up is not cached", async () => {
+    sim.cluster.setFault("pve1", { kind: "error", status: 500, message: "simulated outage", count: 20 })
+    sim.cluster.setFault("pve2", { kind: "error", status: 500, message: "simulated outage", count: 20 })
+    sim.cluster.setFault("pve3", { kind: "error", status: 500, message: "simulated outage", count: 20 })
+    const failed = await call("pve_get_lxc_status", { vmid: 4343 })
+    expect(errorOf(failed).code).toBe("PROXMOX_SERVER_ERROR")
+    for (const node of sim.nodes) sim.cluster.setFault(node, null)
+    expect(errorOf(await call("pve_get_lxc_status", { vmid: 4343 })).code).toBe("GUEST_NOT_FOUND")
+  })
+
+  it("a UPID naming a node that does not exist is UNKNOWN_NODE", async () => {
+    const error = errorOf(
+      await call("pve_get_task_status", {
+        upid: "UPID:pve9:000CFC5C:03E8D0C3:6194806C:qmstart:100:root@pam:",
+      }),
+    )
+    expect(error).toMatchObject({ code: "UNKNOWN_NODE", details: { knownNodes: ["pve1", "pve2", "pve3"] } })
   })
 
   it("a vmid that exists nowhere is GUEST_NOT_FOUND", async () => {
