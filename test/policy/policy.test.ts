@@ -178,6 +178,30 @@ describe("confirmation", () => {
   })
 })
 
+describe("static rules in the tool pipeline itself", () => {
+  it("a statically hidden tool called through invoke (embedders, REST) is FORBIDDEN, audited, nothing sent", async () => {
+    const runtime = runtimeWith({ ...DEFAULT_POLICY, denied: new Set(["pve_start_qemu_vm"]) })
+    sim.cluster.addGuest({ vmid: 6400, type: "qemu", node: "pve1", name: "denied", status: "stopped" })
+    sim.cluster.clearRequests()
+    const error = errorOf(await callTool(runtime, "startVM", { vmid: 6400 }).run())
+    expect(error).toMatchObject({ code: "FORBIDDEN", details: { rule: "DENIED_OPERATIONS" } })
+    expect(mutations()).toHaveLength(0)
+    expect(auditRecords(runtime).at(-1)).toMatchObject({
+      event: "policy.denied",
+      tool: "startVM",
+      rule: "DENIED_OPERATIONS",
+      target: { vmid: 6400, node: "pve1" },
+    })
+    // The default tier hides state-changing tools the same way.
+    const readOnly = runtimeWith({ ...DEFAULT_POLICY })
+    expect(
+      errorOf(await callTool(readOnly, "pve_start_qemu_vm", { vmid: 6400 }).run()).details,
+    ).toMatchObject({
+      rule: "PVE_ACCESS_TIER",
+    })
+  })
+})
+
 describe("principal rules", () => {
   it("resource patterns are matched against the real target, reads included", async () => {
     const runtime = runtimeWith({})
