@@ -6,10 +6,11 @@
  *   call, reads included. `durable` writes are also fsynced before they resolve; other writes are
  *   fsynced within `syncIntervalMs`, by `flush`, before a rotation and when the scope closes.
  *   Concurrent writes are committed together (one write and at most one fsync per batch).
- * - After each fsync `<path>.head` is replaced atomically (temp file + rename) with `{seq, hash}`
- *   of the last fsynced record, so a cut tail is detectable, not only a torn last line. Durable
- *   writers are released right after the fsync and the head follows, so after a crash the head
- *   can lag the data by one batch, never lead it.
+ * - After each fsync `<path>.head` is replaced atomically with `{seq, hash}` of the last fsynced
+ *   record (temp file fsynced, renamed, directory fsynced: a power loss cannot leave it empty),
+ *   so a cut tail is detectable, not only a torn last line. Durable writers are released right
+ *   after the fsync and the head follows, so after a crash the head can lag the data by one
+ *   batch, never lead it.
  * - Rotation by size: `path` -> `path.1` -> `path.2` ...; the new file continues the chain.
  * - One writer per file: `<path>.lock` holds the writer's pid; when a live process holds it the
  *   sink writes `<name>.pid<PID><ext>` next to it and says so on stderr.
@@ -382,18 +383,53 @@ type RecordCommand = Extract<Command, { readonly _tag: "Record" }>
 const ioError = (target: string, action: string) => (cause: unknown) =>
   new AuditWriteError({ message: `audit log ${target}: cannot ${action}: ${describeError(cause)}`, cause })
 
+const DIRECTORY_SYNC_UNSUPPORTED: ReadonlySet<string> = new Set(["EISDIR", "EINVAL"])
+
+/**
+ * fsync a directory, so a rename or a new entry in it survives a power loss. Platforms that cannot
+ * open or fsync a directory (EISDIR, EINVAL: Windows, some network file systems) are let be.
+ */
+const fsyncDirectory = async (directory: string) => {
+  let handle: fsp.FileHandle
+  try {
+    handle = await fsp.open(directory, "r")
+  } catch (error) {
+    if (DIRECTORY_SYNC_UNSUPPORTED.has(errorCode(error) ?? "")) return
+    throw error
+  }
+  try {
+    await handle.sync()
+  } catch (error) {
+    if (!DIRECTORY_SYNC_UNSUPPORTED.has(errorCode(error) ?? "")) throw error
+  } finally {
+    await handle.close()
+  }
+}
+
 const syncDirectory = (directory: string) =>
   Effect.tryPromise({
-    try: async () => {
-      const handle = await fsp.open(directory, "r")
-      try {
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
-    },
+    try: () => fsyncDirectory(directory),
     catch: ioError(directory, "fsync the directory"),
   })
+
+/**
+ * Replaces `target` with `text` so that after a crash it holds the old or the new text, whole:
+ * temp file written and fsynced, renamed over `target`, then the directory fsynced so the rename
+ * itself is durable. Without the fsyncs a power loss can leave `target` empty (the rename reached
+ * the disk before the data), which `audit verify` would report as tampering.
+ */
+const replaceFileDurably = async (target: string, text: string) => {
+  const temporary = `${target}.tmp`
+  const handle = await fsp.open(temporary, "w", 0o600)
+  try {
+    await handle.writeFile(text, "utf8")
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await fsp.rename(temporary, target)
+  await fsyncDirectory(path.dirname(target))
+}
 
 /** Writes all of `bytes` (a regular file may take fewer bytes per call). */
 const writeAll = (handle: fsp.FileHandle, bytes: Buffer, target: string) =>
@@ -519,17 +555,13 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
     /** The position fsynced last but not yet published in the head file. */
     let headPending: ChainPosition | undefined
 
-    /** Atomically replaces the head file (temp file + rename). */
+    /** Atomically and durably replaces the head file (fsynced temp file + rename + directory fsync). */
     const publishHead = Effect.suspend(() => {
       const position = headPending
       if (position === undefined) return Effect.void
       const head = headPathOf(target ?? requested)
       return Effect.tryPromise({
-        try: async () => {
-          const temporary = `${head}.tmp`
-          await fsp.writeFile(temporary, `${JSON.stringify(position)}\n`, { mode: 0o600 })
-          await fsp.rename(temporary, head)
-        },
+        try: () => replaceFileDurably(head, `${JSON.stringify(position)}\n`),
         catch: ioError(head, "replace the head file"),
       }).pipe(
         Effect.tap(() =>

@@ -93,7 +93,7 @@ export interface GuestModel {
   node: string
   status: GuestStatus
   readonly name: string
-  readonly tags?: string
+  tags?: string
   readonly template: boolean
   lock?: string
   readonly cores: number
@@ -107,6 +107,8 @@ interface ActiveFault {
   readonly fault: Fault
   /** Requests the fault still applies to; Infinity without a count. */
   remaining: number
+  /** Pid of the first task started after the fault was set (tasks get increasing pids). */
+  readonly firstTaskPid: number
 }
 
 type MutableRequest = { -readonly [K in keyof RecordedRequest]: RecordedRequest[K] }
@@ -146,6 +148,8 @@ export class ClusterState implements SimulatedCluster {
   private readonly guests = new Map<number, GuestModel>()
   private readonly faults = new Map<string, ActiveFault>()
   private readonly requestLog: Array<MutableRequest> = []
+  /** Tasks a status or log lookup has found (a `task-status-lag` fault no longer hides them). */
+  private readonly foundTasks = new Set<string>()
   private readonly downListeners = new Set<(node: string) => void>()
   private quorumSetting = true
 
@@ -187,7 +191,7 @@ export class ClusterState implements SimulatedCluster {
       return
     }
     const count = "count" in fault && fault.count !== undefined ? fault.count : Number.POSITIVE_INFINITY
-    this.faults.set(node, { fault, remaining: count })
+    this.faults.set(node, { fault, remaining: count, firstTaskPid: this.tasks.upcomingPid })
     if (fault.kind === "down") for (const listener of this.downListeners) listener(node)
   }
 
@@ -258,6 +262,13 @@ export class ClusterState implements SimulatedCluster {
     else guest.lock = lock
   }
 
+  setGuestTags(vmid: number, tags: string | null) {
+    const guest = this.guests.get(vmid)
+    if (!guest) throw new Error(`simulator: no guest ${vmid}`)
+    if (tags === null || tags === "") delete guest.tags
+    else guest.tags = tags
+  }
+
   get requests(): ReadonlyArray<RecordedRequest> {
     return this.requestLog
   }
@@ -317,6 +328,23 @@ export class ClusterState implements SimulatedCluster {
       return active.fault
     }
     return undefined
+  }
+
+  /**
+   * Whether a status or log lookup of `task` answers "no such task" because of a `task-status-lag`
+   * fault on its node, which uses up one of its count. A lookup that is not hidden finds the task
+   * for good.
+   */
+  hidesFreshTask(task: TaskState): boolean {
+    if (this.foundTasks.has(task.upid)) return false
+    const active = this.faults.get(task.node)
+    if (active?.fault.kind === "task-status-lag" && active.remaining > 0 && task.pid >= active.firstTaskPid) {
+      active.remaining--
+      if (active.remaining <= 0) this.faults.delete(task.node)
+      return true
+    }
+    this.foundTasks.add(task.upid)
+    return false
   }
 
   // --- nodes --------------------------------------------------------------------------------------

@@ -69,6 +69,11 @@ export class TaskEngine {
     private readonly bootTimeOf: (node: string) => number,
   ) {}
 
+  /** The pid the next task gets; tasks started earlier have smaller ones. */
+  get upcomingPid(): number {
+    return this.nextPid
+  }
+
   setNextOutcome(exitstatus: string) {
     this.nextOutcome = exitstatus
   }

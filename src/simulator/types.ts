@@ -52,6 +52,11 @@ export interface RunningSimulator {
  * - `error`: the next `count` requests (default: all) touching it answer `status` with `message`.
  * - `596`: like a proxy timeout; a non-GET is still carried out before the 596 is answered.
  * - `lock-timeout`: state-changing requests on a guest answer 500 "can't lock file ... got timeout".
+ * - `task-status-lag`: the next `count` status or log lookups (`GET /nodes/{node}/tasks/{upid}/status`
+ *   and `.../log`) of tasks on the node started since the fault was set, and not yet found by a
+ *   lookup, answer 400 "Parameter verification failed." with `errors: {upid: "no such task"}`, as
+ *   PVE does right after dispatch, before the worker has written its task file. A task once found
+ *   stays found; other tasks, other nodes and DELETE are not affected.
  */
 export type Fault =
   | { readonly kind: "down" }
@@ -59,6 +64,7 @@ export type Fault =
   | { readonly kind: "error"; readonly status: number; readonly message: string; readonly count?: number }
   | { readonly kind: "596"; readonly count?: number }
   | { readonly kind: "lock-timeout"; readonly count?: number }
+  | { readonly kind: "task-status-lag"; readonly count: number }
 
 export type GuestType = "qemu" | "lxc"
 export type GuestStatus = "running" | "stopped" | "paused"
@@ -142,6 +148,11 @@ export interface SimulatedCluster {
   listGuests(): ReadonlyArray<GuestInfo>
   addGuest(spec: GuestSpec): GuestInfo
   setGuestLock(vmid: number, lock: string | null): void
+  /**
+   * Replaces a guest's tags as stored ("prod;web"), shown in /cluster/resources, the guest lists,
+   * its status and its config (whose digest changes); null or "" removes them.
+   */
+  setGuestTags(vmid: number, tags: string | null): void
   /** Every request received, oldest first. */
   readonly requests: ReadonlyArray<RecordedRequest>
   clearRequests(): void

@@ -55,14 +55,11 @@ describe("protected guests", () => {
 
   it("a protected tag (any case) blocks state-changing tools, read fresh", async () => {
     const runtime = runtimeWith({ protectedTags: new Set(["prod"]) })
-    sim.cluster.addGuest({
-      vmid: 6001,
-      type: "lxc",
-      node: "pve2",
-      name: "db",
-      status: "running",
-      tags: "PROD;db",
-    })
+    sim.cluster.addGuest({ vmid: 6001, type: "lxc", node: "pve2", name: "db", status: "running", tags: "db" })
+    // Warm the location cache while the guest is not protected, then tag it: the tag must count
+    // at once, not when the cache expires.
+    okData(await callTool(runtime, "pve_get_lxc_status", { vmid: 6001 }).run())
+    sim.cluster.setGuestTags(6001, "PROD;db")
     sim.cluster.clearRequests()
     const error = errorOf(
       await callTool(runtime, "pve_stop_lxc_container", { vmid: 6001, confirm: true }).run(),

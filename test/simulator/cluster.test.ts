@@ -97,6 +97,39 @@ describe("inventory", () => {
     sim.cluster.migrateGuest(101, "pve1")
   })
 
+  it("changes a guest's tags with setGuestTags, everywhere PVE shows them", async () => {
+    const tagsIn = async () => {
+      const resources = await api(sim, { path: "/cluster/resources?type=vm" })
+      const config = await api(sim, { path: "/nodes/pve1/qemu/100/config" })
+      const list = await api(sim, { path: "/nodes/pve1/qemu" })
+      return {
+        resources: resources.json.data.find((row: { vmid: number }) => row.vmid === 100).tags,
+        config: config.json.data.tags,
+        list: list.json.data.find((row: { vmid: number }) => row.vmid === 100).tags,
+        digest: config.json.data.digest as string,
+      }
+    }
+    const before = await tagsIn()
+    expect(before).toMatchObject({ resources: "prod;web", config: "prod;web", list: "prod;web" })
+
+    sim.cluster.setGuestTags(100, "prod;web;pci")
+    const changed = await tagsIn()
+    expect(changed).toMatchObject({ resources: "prod;web;pci", config: "prod;web;pci", list: "prod;web;pci" })
+    expect(changed.digest).not.toBe(before.digest)
+    expect(sim.cluster.getGuest(100)?.tags).toBe("prod;web;pci")
+
+    sim.cluster.setGuestTags(100, null)
+    const removed = await tagsIn()
+    expect(removed).toMatchObject({ resources: undefined, config: undefined, list: undefined })
+    expect(sim.cluster.getGuest(100)).not.toHaveProperty("tags")
+    sim.cluster.setGuestTags(100, "")
+    expect(sim.cluster.getGuest(100)).not.toHaveProperty("tags")
+
+    sim.cluster.setGuestTags(100, "prod;web")
+    expect(await tagsIn()).toEqual(before)
+    expect(() => sim.cluster.setGuestTags(4242, "x")).toThrow(/no guest 4242/)
+  })
+
   it("answers the next free vmid as a string", async () => {
     expect((await api(sim, { path: "/cluster/nextid" })).json).toEqual({ data: "103" })
     expect((await api(sim, { path: "/cluster/nextid?vmid=4242" })).json).toEqual({ data: "4242" })
@@ -221,6 +254,47 @@ describe("faults", () => {
       reason: "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout",
     })
     expect((await api(sim, { method: "POST", path: "/nodes/pve1/qemu/100/status/reset" })).status).toBe(200)
+  })
+
+  it("task-status-lag: a task just started is 'no such task' for `count` lookups, then found", async () => {
+    const start = async (path: string) => {
+      const res = await api(sim, { method: "POST", path })
+      expect(res.status, res.text).toBe(200)
+      return res.json.data as string
+    }
+    const taskPath = (upid: string, suffix: string) =>
+      `/nodes/${upid.split(":")[1]}/tasks/${encodeURIComponent(upid)}${suffix}`
+    const older = await start("/nodes/pve1/qemu/100/status/reset")
+    sim.cluster.setFault("pve1", { kind: "task-status-lag", count: 2 })
+    expect(sim.cluster.getFault("pve1")).toEqual({ kind: "task-status-lag", count: 2 })
+    const fresh = await start("/nodes/pve1/qemu/100/status/reset")
+    // A QEMU start always starts a task (it fails inside the task when the VM already runs).
+    const elsewhere = await start("/nodes/pve2/qemu/110/status/start")
+
+    // Tasks started before the fault, and other nodes' tasks, are found at once.
+    expect((await api(sim, { path: taskPath(older, "/status") })).status).toBe(200)
+    expect((await api(sim, { path: taskPath(elsewhere, "/status") })).status).toBe(200)
+
+    const status = await api(sim, { path: taskPath(fresh, "/status") })
+    expect(status).toMatchObject({ status: 400, reason: "Parameter verification failed." })
+    expect(status.json).toEqual({
+      data: null,
+      message: "Parameter verification failed.\n",
+      errors: { upid: "no such task" },
+    })
+    const log = await api(sim, { path: taskPath(fresh, "/log") })
+    expect(log.status).toBe(400)
+    expect(log.json.errors).toEqual({ upid: "no such task" })
+    expect(sim.cluster.getFault("pve1")).toBeUndefined()
+
+    const found = await api(sim, { path: taskPath(fresh, "/status") })
+    expect(found.status).toBe(200)
+    expect(found.json.data).toMatchObject({ upid: fresh, type: "qmreset" })
+
+    // A task once found stays found, even under a new lag.
+    sim.cluster.setFault("pve1", { kind: "task-status-lag", count: 5 })
+    expect((await api(sim, { path: taskPath(fresh, "/log") })).status).toBe(200)
+    expect(sim.cluster.getFault("pve1")).toEqual({ kind: "task-status-lag", count: 5 })
   })
 
   it("records no request for a node that is down", async () => {

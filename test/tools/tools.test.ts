@@ -152,6 +152,22 @@ describe("lifecycle", () => {
     expect(String((error.details as { logTail: Array<string> }).logTail.at(-1))).toContain("TASK ERROR")
   })
 
+  it("a task PVE does not know yet right after dispatch is waited for, not failed", async () => {
+    sim.cluster.addGuest({ vmid: 5011, type: "qemu", node: "pve3", name: "lagging", status: "stopped" })
+    sim.cluster.setFault("pve3", { kind: "task-status-lag", count: 2 })
+    try {
+      expect(okData(await call("pve_start_qemu_vm", { vmid: 5011, wait: true }))).toMatchObject({
+        exitstatus: "OK",
+      })
+      const lookups = sim.cluster.requests.filter(
+        (r) => r.path.includes("/tasks/") && r.path.endsWith("/status"),
+      )
+      expect(lookups.slice(0, 2).map((r) => r.status)).toEqual([400, 400])
+    } finally {
+      sim.cluster.setFault("pve3", null)
+    }
+  })
+
   it("WARNINGS: N is success with warnings", async () => {
     sim.cluster.addGuest({ vmid: 5003, type: "lxc", node: "pve2", name: "warned", status: "stopped" })
     sim.cluster.setNextTaskOutcome("WARNINGS: 2")

@@ -27,12 +27,17 @@ const statusType = (status: string | undefined) => {
   return /^WARNINGS: \d+$/.test(status) ? "warning" : "error"
 }
 
-/** The task a UPID names, as the node in the path sees it: another node's task is "no such task". */
-const requireTask = (cluster: ClusterState, params: Params): TaskState => {
+/**
+ * The task a UPID names, as the node in the path sees it: another node's task is "no such task".
+ * A `lookup` (status, log) may also miss a task just started, under a `task-status-lag` fault.
+ */
+const requireTask = (cluster: ClusterState, params: Params, lookup: boolean): TaskState => {
   const upid = str(params, "upid")
   if (upidNode(upid) === undefined) throw parameterError({ upid: "unable to parse worker upid" })
   const task = cluster.getTask(upid)
-  if (!task || task.node !== str(params, "node")) throw parameterError({ upid: "no such task" })
+  if (!task || task.node !== str(params, "node") || (lookup && cluster.hidesFreshTask(task))) {
+    throw parameterError({ upid: "no such task" })
+  }
   return task
 }
 
@@ -99,7 +104,7 @@ export const taskRoutes: ReadonlyArray<Route> = [
     method: "GET",
     path: "/nodes/{node}/tasks/{upid}/status",
     handle: ({ cluster, params }) => {
-      const task = requireTask(cluster, params)
+      const task = requireTask(cluster, params, true)
       // No endtime here: only the task list has it.
       return reply({
         ...taskFields(task),
@@ -112,7 +117,7 @@ export const taskRoutes: ReadonlyArray<Route> = [
     method: "GET",
     path: "/nodes/{node}/tasks/{upid}/log",
     handle: ({ cluster, params }) => {
-      const task = requireTask(cluster, params)
+      const task = requireTask(cluster, params, true)
       const start = optInt(params, "start") ?? 0
       const limit = optInt(params, "limit") ?? 50
       // An empty log still answers one line (PVE's ExtJS workaround in dump_logfile).
@@ -129,7 +134,7 @@ export const taskRoutes: ReadonlyArray<Route> = [
     // Killing a local worker needs no cluster filesystem, so it works without quorum.
     quorumExempt: true,
     handle: ({ cluster, params, token }) => {
-      const task = requireTask(cluster, params)
+      const task = requireTask(cluster, params, false)
       // Owners may stop their own tasks; anybody else needs Sys.Modify on the node.
       const owner = task.user === token.tokenId
       const needed = nodePermission("Sys.Modify")(params)
