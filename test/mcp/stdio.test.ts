@@ -4,12 +4,11 @@
  * variables with its certificate pinned by fingerprint.
  */
 import { spawnSync } from "node:child_process"
-import * as fs from "node:fs"
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { RunningSimulator } from "../../src/simulator/index.js"
 import { eventually, startTestCluster } from "../support/cluster.js"
-import { BIN, connectStdio, envFor, tempAuditPath } from "../support/mcp.js"
+import { auditAfterStop, BIN, connectStdio, envFor, tempAuditPath } from "../support/mcp.js"
 
 interface Envelope {
   ok: boolean
@@ -165,14 +164,7 @@ describe("shutdown", () => {
       process.kill(session.pid, "SIGTERM")
       const result = await pending
       expect(result.structuredContent).toMatchObject({ ok: true, data: { exitstatus: "OK" } })
-      await eventually(
-        () => fs.existsSync(auditPath) && fs.readFileSync(auditPath, "utf8").includes("server.stop"),
-      )
-      const events = fs
-        .readFileSync(auditPath, "utf8")
-        .trim()
-        .split("\n")
-        .map((line) => JSON.parse(line) as { event: string; outcome?: { ok: boolean } })
+      const events = await auditAfterStop(auditPath, eventually)
       expect(events.map((e) => e.event)).toEqual([
         "server.start",
         "tool.started",
@@ -203,15 +195,7 @@ describe("client going away", () => {
         .catch(() => "the client is gone; no answer expected")
       await eventually(() => sim.cluster.listTasks().some((t) => t.id === "5031" && t.status === "running"))
       await session.client.close()
-      await eventually(
-        () => fs.existsSync(auditPath) && fs.readFileSync(auditPath, "utf8").includes("server.stop"),
-      )
-      const events = fs
-        .readFileSync(auditPath, "utf8")
-        .trim()
-        .split("\n")
-        .map((line) => JSON.parse(line) as { event: string })
-        .map((e) => e.event)
+      const events = (await auditAfterStop(auditPath, eventually)).map((e) => e.event)
       expect(events).toEqual(["server.start", "tool.started", "tool.completed", "server.stop"])
       const task = sim.cluster.listTasks().find((t) => t.id === "5031")
       expect(task?.stoppedByDelete).toBe(false)

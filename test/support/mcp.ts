@@ -50,3 +50,18 @@ export const connectStdio = async (
   await client.connect(transport)
   return { client, stderr: () => stderr, pid: transport.pid ?? -1 }
 }
+
+/** The audit records a server wrote, once `server.stop` is among them (the server has shut down). */
+export const auditAfterStop = async (
+  auditPath: string,
+  eventually: (check: () => boolean) => Promise<void>,
+): Promise<ReadonlyArray<{ readonly event: string; readonly outcome?: { readonly ok: boolean } }>> => {
+  await eventually(
+    () => fs.existsSync(auditPath) && fs.readFileSync(auditPath, "utf8").includes("server.stop"),
+  )
+  return fs
+    .readFileSync(auditPath, "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line))
+}
