@@ -277,7 +277,7 @@ export const toFailure = (error: ToolError): Failure => {
       return {
         code: "TIMEOUT",
         message: `Task ${error.upid} was still running after ${error.timeoutSeconds} s; it keeps running on ${error.node}.`,
-        hint: "The task keeps running: follow it with pve_get_task_status using details.upid; do not start it again.",
+        hint: "The task keeps running: continue with pve_wait_task (or pve_get_task_status) using details.upid; do not start it again.",
         details: { upid: error.upid, node: error.node, timeoutSeconds: error.timeoutSeconds },
       }
     case "TaskWaitFailed": {
@@ -285,7 +285,7 @@ export const toFailure = (error: ToolError): Failure => {
       return {
         ...cause,
         message: error.message,
-        hint: "The task may still be running: check it with pve_get_task_status using details.upid before starting it again.",
+        hint: "The task may still be running: check it with pve_get_task_status or pve_wait_task using details.upid before starting it again.",
         details: { ...cause.details, upid: error.upid, node: error.node },
       }
     }

@@ -16,7 +16,6 @@ import {
   type AuditStage,
   type Failure,
   InvalidInput,
-  TaskWaitFailed,
   type ToolError,
   toFailure,
 } from "../domain/errors.js"
@@ -27,6 +26,7 @@ import { isStateChanging, Policy, type PolicyRefusal, type Target } from "../pol
 import { currentUpstreamCalls } from "../proxmox/api.js"
 import { Tasks } from "../proxmox/tasks.js"
 import type { CatalogEntry } from "./catalog.js"
+import { DEFAULT_WAIT_SECONDS, followToEnd } from "./follow.js"
 import { inputSchema, ToolCall, type ToolDeclaration, type ToolOutput, type ToolServices } from "./tool.js"
 
 export interface ResultMeta {
@@ -49,8 +49,6 @@ export interface InvokeOptions {
 }
 
 export type InvokeServices = ToolServices | Policy | Audit
-
-export const DEFAULT_WAIT_SECONDS = 300
 
 /** Schema failures as `field: problem` lines; the first field is named in `details.field`. */
 const describeParseError = (error: ParseResult.ParseError): InvalidInput => {
@@ -75,39 +73,15 @@ const decodeInput = (tool: ToolDeclaration, args: unknown) =>
     Effect.mapError(describeParseError),
   ) as Effect.Effect<Record<string, unknown>, InvalidInput>
 
-/** With `wait: true`, follows the task the program started, reporting progress. */
+/** With `wait: true`, follows the task the program started. */
 const followTask = (input: Record<string, unknown>, output: ToolOutput) =>
   Effect.gen(function* () {
-    const started = output.data as { upid?: unknown; node?: unknown } | null
+    const started = output.data as { upid?: unknown } | null
     if (input.wait !== true || typeof started?.upid !== "string") return output
-    const upid = started.upid
-    const node = upidNode(upid) ?? ""
-    const tasks = yield* Tasks
-    const call = yield* ToolCall
-    let step = 0
-    const result = yield* tasks
-      .wait(upid, {
-        timeoutSeconds:
-          typeof input.timeoutSeconds === "number" ? input.timeoutSeconds : DEFAULT_WAIT_SECONDS,
-        onUpdate: (update) =>
-          call.progress({
-            progress: ++step,
-            ...(update.status === "stopped" ? { total: step } : {}),
-            message:
-              update.status === "stopped"
-                ? `task ${update.exitstatus ?? "stopped"}`
-                : `task ${update.status}: ${upid}`,
-          }),
-      })
-      .pipe(
-        // Losing contact while waiting must not lose the task: the error keeps its UPID.
-        Effect.catchTags({
-          ProxmoxError: (cause) => Effect.fail(new TaskWaitFailed({ upid, node, cause })),
-          OutcomeUnknown: (cause) => Effect.fail(new TaskWaitFailed({ upid, node, cause })),
-          InvalidInput: (cause) => Effect.fail(new TaskWaitFailed({ upid, node, cause })),
-        }),
-      )
-    return { ...output, data: result, upid, node: result.node } satisfies ToolOutput
+    const timeoutSeconds =
+      typeof input.timeoutSeconds === "number" ? input.timeoutSeconds : DEFAULT_WAIT_SECONDS
+    const result = yield* followToEnd(started.upid, timeoutSeconds)
+    return { ...output, data: result, upid: result.upid, node: result.node } satisfies ToolOutput
   })
 
 /** The task a mutation of this call started, if any (from what Proxmox answered). */

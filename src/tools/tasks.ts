@@ -3,6 +3,7 @@ import { InvalidInput } from "../domain/errors.js"
 import { IntegerInput, upidNode, VMID_MAX, VMID_MIN } from "../domain/ids.js"
 import { Tasks } from "../proxmox/tasks.js"
 import { limitField, nodeField, optionalUpidNode, pve, requireNode, upidField } from "./common.js"
+import { DEFAULT_WAIT_SECONDS, followToEnd } from "./follow.js"
 import { defineTool } from "./tool.js"
 
 /**
@@ -124,6 +125,37 @@ export const taskTools = [
           params: { start: input.start, limit: input.limit ?? 500 },
         })
         return { data, node, upid: input.upid }
+      }),
+  }),
+  defineTool({
+    name: "pve_wait_task",
+    title: "Wait for a task",
+    description:
+      "Waits for a running task (by UPID) to finish, with progress notifications, and returns its exit status and the last log lines, like a task-starting tool called with wait: true. Use it to continue after such a call ended in TIMEOUT, or to follow any task. Waiting never stops the task; a task that ended in error is TASK_FAILED.",
+    category: "tasks",
+    tier: "read-only",
+    destructive: false,
+    confirm: false,
+    input: {
+      node: optionalUpidNode,
+      upid: upidField,
+      timeoutSeconds: Schema.optional(
+        IntegerInput({
+          minimum: 1,
+          maximum: 3600,
+          description: `Give up waiting after this many seconds (default ${DEFAULT_WAIT_SECONDS}); the task keeps running.`,
+        }),
+      ),
+    },
+    endpoints: [
+      { method: "GET", path: "/nodes/{node}/tasks/{upid}/status" },
+      { method: "GET", path: "/nodes/{node}/tasks/{upid}/log" },
+    ],
+    run: (input) =>
+      Effect.gen(function* () {
+        const node = yield* taskNode(input)
+        const result = yield* followToEnd(input.upid, input.timeoutSeconds ?? DEFAULT_WAIT_SECONDS)
+        return { data: result, node, upid: input.upid }
       }),
   }),
   defineTool({

@@ -67,6 +67,7 @@ describe("every tool calls Proxmox", () => {
     pve_list_tasks: async () => ({ node: "pve1", limit: 5 }),
     pve_get_task_status: async () => ({ upid: sim.cluster.listTasks()[0]!.upid }),
     pve_get_task_log: async () => ({ upid: sim.cluster.listTasks()[0]!.upid }),
+    pve_wait_task: async () => ({ upid: sim.cluster.listTasks()[0]!.upid, timeoutSeconds: "10" }),
     pve_stop_task: async () => {
       const started = okData(await call("pve_start_qemu_vm", { vmid: 120 })) as { upid: string }
       return { upid: started.upid, confirm: true }
@@ -184,13 +185,19 @@ describe("lifecycle", () => {
     expect(data.upid).toMatch(/^UPID:pve2:.*:qmstart:5004:/)
   })
 
-  it("a wait that runs out is TIMEOUT with the upid", async () => {
+  it("a wait that runs out is TIMEOUT with the upid, and pve_wait_task continues it", async () => {
     sim.cluster.addGuest({ vmid: 5005, type: "qemu", node: "pve2", name: "slowtask", status: "stopped" })
     sim.cluster.setTaskDurationMs(3_000)
     try {
       const error = errorOf(await call("pve_start_qemu_vm", { vmid: 5005, wait: true, timeoutSeconds: 1 }))
       expect(error.code).toBe("TIMEOUT")
-      expect(String((error.details as { upid: string }).upid)).toMatch(/^UPID:pve2:/)
+      expect(error.hint).toMatch(/pve_wait_task/)
+      const upid = String((error.details as { upid: string }).upid)
+      expect(upid).toMatch(/^UPID:pve2:/)
+      const { run, progress } = callTool(runtime, "pve_wait_task", { upid })
+      expect(okData(await run())).toMatchObject({ upid, exitstatus: "OK", success: true })
+      expect(progress.at(-1)?.message).toBe("task OK")
+      expect(sim.cluster.getGuest(5005)?.status).toBe("running")
     } finally {
       sim.cluster.setTaskDurationMs(150)
     }
