@@ -80,6 +80,16 @@ export interface McpHandle {
   readonly shutdown: (graceMs: number) => Promise<boolean>
 }
 
+/** How long the human has to answer a confirmation before it counts as cancelled. */
+const ELICITATION_TIMEOUT_MS = 10 * 60_000
+
+/**
+ * Form elicitation is what a confirmation needs. A client that declared only URL-mode
+ * elicitation (`{url: {}}`) cannot show a form; an empty declaration means form (MCP 2025-11-25).
+ */
+const supportsFormElicitation = (declared: { readonly form?: unknown; readonly url?: unknown } | undefined) =>
+  declared !== undefined && (declared.form !== undefined || declared.url === undefined)
+
 /** How long cancelled calls get to write their audit records once the grace period is over. */
 const CANCEL_SETTLE_MS = 15_000
 
@@ -137,6 +147,7 @@ export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): 
               },
               tool: name,
               ...(entry.aliasFor === undefined ? {} : { aliasOf: entry.aliasFor }),
+              ...(request.params.arguments === undefined ? {} : { args: request.params.arguments }),
               decision: "denied",
               ...(hiddenBy === undefined ? {} : { rule: hiddenBy }),
               outcome: { ok: false, code: "FORBIDDEN" },
@@ -149,30 +160,30 @@ export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): 
     }
 
     const progressToken = request.params._meta?.progressToken
-    const capabilities = server.getClientCapabilities()
-    const elicit: Elicit | undefined =
-      capabilities?.elicitation === undefined
-        ? undefined
-        : (confirmation) =>
-            Effect.tryPromise(() =>
-              extra.sendRequest(
-                {
-                  method: "elicitation/create",
-                  params: { message: confirmation.message, requestedSchema: CONFIRMATION_SCHEMA },
-                },
-                ElicitResultSchema,
-              ),
-            ).pipe(
-              Effect.map((result) =>
-                result.action === "accept"
-                  ? result.content?.confirm === true
-                    ? "accept"
-                    : "decline"
-                  : result.action,
-              ),
-              // A client that fails to answer has not confirmed.
-              Effect.orElseSucceed(() => "cancel" as const),
-            )
+    const elicit: Elicit | undefined = !supportsFormElicitation(server.getClientCapabilities()?.elicitation)
+      ? undefined
+      : (confirmation) =>
+          Effect.tryPromise((signal) =>
+            extra.sendRequest(
+              {
+                method: "elicitation/create",
+                params: { message: confirmation.message, requestedSchema: CONFIRMATION_SCHEMA },
+              },
+              ElicitResultSchema,
+              // A human may take a while; cancelling the call withdraws the question.
+              { timeout: ELICITATION_TIMEOUT_MS, signal },
+            ),
+          ).pipe(
+            Effect.map((result) =>
+              result.action === "accept"
+                ? result.content?.confirm === true
+                  ? "accept"
+                  : "decline"
+                : result.action,
+            ),
+            // A client that fails to answer has not confirmed.
+            Effect.orElseSucceed(() => "cancel" as const),
+          )
     // The SDK aborts a call both for notifications/cancelled and when the connection closes.
     // Only the first is the client cancelling (which stops the Proxmox task the call started).
     const controller = new AbortController()
