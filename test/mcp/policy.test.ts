@@ -168,6 +168,19 @@ describe("confirmation by elicitation over stdio", () => {
     expect((await call(client, "pve_stop_qemu_vm", { vmid: 7110, confirm: true, wait: true })).ok).toBe(true)
   })
 
+  it("a client that can only do URL elicitation is treated as one without elicitation", async () => {
+    const { client } = await connectStdio(
+      ["run"],
+      { ...envFor(sim), AUDIT_LOG_PATH: tempAuditPath(), PVE_ACCESS_TIER: "full" },
+      { capabilities: { elicitation: { url: {} } } },
+    )
+    clients.push(client)
+    expect(await call(client, "pve_stop_qemu_vm", { vmid: 100 })).toMatchObject({
+      ok: false,
+      error: { code: "CONFIRMATION_REQUIRED" },
+    })
+  })
+
   it("a client without elicitation in elicit mode gets CONFIRMATION_REQUIRED with a hint", async () => {
     const { client } = await connect({ PVE_ACCESS_TIER: "full", PVE_CONFIRM_MODE: "elicit" })
     const refused = await call(client, "pve_stop_qemu_vm", { vmid: 100, confirm: true })
