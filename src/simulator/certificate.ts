@@ -52,10 +52,16 @@ const utf8String = (text: string) => tlv(0x0c, Buffer.from(text, "utf8"))
 const explicit = (tagNumber: number, content: Buffer) => tlv(0xa0 | tagNumber, content)
 const booleanTrue = () => tlv(0x01, Buffer.from([0xff]))
 
-/** Positive INTEGER from big-endian bytes (a leading zero keeps the sign bit clear). */
+/**
+ * Positive INTEGER from big-endian bytes, minimally encoded as DER demands: leading zero bytes
+ * are dropped, and one zero is put back only when needed to keep the sign bit clear. (A random
+ * serial starting with 0x00 otherwise makes OpenSSL reject the certificate: "illegal padding".)
+ */
 const integer = (bytes: Buffer) => {
-  const first = bytes[0] ?? 0
-  return tlv(0x02, first & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes)
+  let start = 0
+  while (start < bytes.length - 1 && bytes[start] === 0) start++
+  const minimal = bytes.subarray(start)
+  return tlv(0x02, (minimal[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal)
 }
 
 const objectId = (oid: string) => {
@@ -103,13 +109,21 @@ const toPem = (label: string, der: Buffer) => {
 export const fingerprintOf = (der: Buffer): string =>
   createHash("sha256").update(der).digest("hex").toUpperCase().match(/.{2}/g)!.join(":")
 
-export const generateCertificate = (now: Date = new Date()): SimulatorCertificate => {
+/** A random positive 128-bit serial. */
+const randomSerial = () => {
+  const serial = randomBytes(16)
+  serial[0] = (serial[0] ?? 0) & 0x7f
+  return serial
+}
+
+export const generateCertificate = (
+  now: Date = new Date(),
+  serial: Buffer = randomSerial(),
+): SimulatorCertificate => {
   const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" })
   const spki = publicKey.export({ type: "spki", format: "der" })
   const name = sequence(set(sequence(objectId(OID.commonName), utf8String(COMMON_NAME))))
   const signatureAlgorithm = sequence(objectId(OID.ecdsaWithSha256))
-  const serial = randomBytes(16)
-  serial[0] = (serial[0] ?? 0) & 0x7f
 
   const subjectAltNames = sequence(
     ...DNS_NAMES.map((dns) => tlv(0x82, Buffer.from(dns, "ascii"))),
