@@ -52,8 +52,6 @@ export interface ProxmoxApiService {
   readonly request: (request: ApiRequest) => Effect.Effect<unknown, ApiError>
   /** Like `request`, keeping the envelope's `total`. */
   readonly requestEnvelope: (request: ApiRequest) => Effect.Effect<ApiEnvelope, ApiError>
-  /** Names of the configured endpoints, for diagnostics (never their secrets). */
-  readonly endpointNames: ReadonlyArray<string>
 }
 
 export class ProxmoxApi extends Context.Tag("proxmox-mcp/ProxmoxApi")<ProxmoxApi, ProxmoxApiService>() {}
@@ -396,7 +394,6 @@ export const make = (config: ProxmoxConfig) =>
     return ProxmoxApi.of({
       request: (request) => Effect.map(requestEnvelope(request), (envelope) => envelope.data),
       requestEnvelope,
-      endpointNames: config.endpoints.map((e) => e.name),
     })
   })
 

@@ -8,8 +8,6 @@ import { upidNode } from "../domain/ids.js"
 import { Tasks } from "../proxmox/tasks.js"
 import { ToolCall } from "./tool.js"
 
-export const DEFAULT_WAIT_SECONDS = 300
-
 export const followToEnd = (upid: string, timeoutSeconds: number) =>
   Effect.gen(function* () {
     const node = upidNode(upid) ?? ""

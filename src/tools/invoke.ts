@@ -26,8 +26,15 @@ import { isStateChanging, Policy, type PolicyRefusal, type Target } from "../pol
 import { currentUpstreamCalls } from "../proxmox/api.js"
 import { Tasks } from "../proxmox/tasks.js"
 import type { CatalogEntry } from "./catalog.js"
-import { DEFAULT_WAIT_SECONDS, followToEnd } from "./follow.js"
-import { inputSchema, ToolCall, type ToolDeclaration, type ToolOutput, type ToolServices } from "./tool.js"
+import { followToEnd } from "./follow.js"
+import {
+  DEFAULT_WAIT_SECONDS,
+  inputSchema,
+  ToolCall,
+  type ToolDeclaration,
+  type ToolOutput,
+  type ToolServices,
+} from "./tool.js"
 
 export interface ResultMeta {
   readonly durationMs: number

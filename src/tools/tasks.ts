@@ -3,8 +3,8 @@ import { InvalidInput } from "../domain/errors.js"
 import { IntegerInput, upidNode, VMID_MAX, VMID_MIN } from "../domain/ids.js"
 import { Tasks } from "../proxmox/tasks.js"
 import { limitField, nodeField, optionalUpidNode, pve, requireNode, upidField } from "./common.js"
-import { DEFAULT_WAIT_SECONDS, followToEnd } from "./follow.js"
-import { defineTool } from "./tool.js"
+import { followToEnd } from "./follow.js"
+import { DEFAULT_WAIT_SECONDS, defineTool, waitTimeoutField } from "./tool.js"
 
 /**
  * The node that runs a task is named in its UPID; a `node` argument must agree with it, and the
@@ -139,13 +139,7 @@ export const taskTools = [
     input: {
       node: optionalUpidNode,
       upid: upidField,
-      timeoutSeconds: Schema.optional(
-        IntegerInput({
-          minimum: 1,
-          maximum: 3600,
-          description: `Give up waiting after this many seconds (default ${DEFAULT_WAIT_SECONDS}); the task keeps running.`,
-        }),
-      ),
+      timeoutSeconds: waitTimeoutField("Give up waiting"),
     },
     endpoints: [
       { method: "GET", path: "/nodes/{node}/tasks/{upid}/status" },

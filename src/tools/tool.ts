@@ -79,6 +79,18 @@ export interface AliasDeclaration {
   readonly aliasFor: string
 }
 
+export const DEFAULT_WAIT_SECONDS = 300
+
+/** How long to wait for a task; `lead` starts the description ("Give up waiting"). */
+export const waitTimeoutField = (lead: string) =>
+  Schema.optional(
+    IntegerInput({
+      minimum: 1,
+      maximum: 3600,
+      description: `${lead} after this many seconds (default ${DEFAULT_WAIT_SECONDS}); the task keeps running.`,
+    }),
+  )
+
 /** Fields every task-starting tool accepts. */
 export const taskFields = {
   wait: Schema.optional(
@@ -87,14 +99,7 @@ export const taskFields = {
         "Wait for the Proxmox task to finish and return its exit status and log tail (progress notifications are sent while waiting). Default false: return the task UPID at once.",
     }),
   ),
-  timeoutSeconds: Schema.optional(
-    IntegerInput({
-      minimum: 1,
-      maximum: 3600,
-      description:
-        "With wait: give up waiting after this many seconds (default 300); the task keeps running.",
-    }),
-  ),
+  timeoutSeconds: waitTimeoutField("With wait: give up waiting"),
 }
 
 export const confirmField = {
