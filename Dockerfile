@@ -6,16 +6,16 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# npm install with the committed lock file (see .ci/run for why not npm ci) runs the "prepare"
-# script, which compiles src/ to dist/.
-RUN npm install --no-audit --no-fund
+# npm ci installs the committed lock exactly and runs the "prepare" script, which compiles src/
+# to dist/.
+RUN npm ci --no-audit --no-fund
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     XDG_STATE_HOME=/var/lib/proxmox-mcp
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund \
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force \
  && mkdir -p /var/lib/proxmox-mcp \
  && chown 1000:1000 /var/lib/proxmox-mcp

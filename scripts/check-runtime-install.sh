@@ -7,7 +7,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cp "$root/package.json" "$root/package-lock.json" "$work/"
 cd "$work"
-npm install --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
+npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
 cp -r "$root/dist" ./dist
 node dist/bin/proxmox-mcp.js --version
 node dist/bin/proxmox-mcp.js tools --all --json > tools.json
