@@ -8,7 +8,8 @@
  *   )
  */
 
-export { auditConfig, layerFile } from "./audit/file.js"
+export { auditConfig } from "./audit/config.js"
+export { layerFile } from "./audit/file.js"
 export { layerMemory, MemoryAuditRecords } from "./audit/memory.js"
 export { Audit, type AuditEntry, type AuditRecord, type AuditService, AuditWriteError } from "./audit/port.js"
 export { configProvider, formatConfigError } from "./config/provider.js"

@@ -22,33 +22,29 @@
  */
 import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
-import * as os from "node:os"
 import * as path from "node:path"
-import {
-  Cause,
-  Config,
-  type ConfigError,
-  Deferred,
-  Effect,
-  Either,
-  Exit,
-  Layer,
-  Option,
-  Queue,
-  type Scope,
-} from "effect"
-import { invalid, optionalString } from "../config/values.js"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import type * as ConfigError from "effect/ConfigError"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
 import { redactSecrets } from "../domain/redact.js"
 import type { ChainPosition } from "./chain.js"
+import { auditConfig, DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "./config.js"
+import { errorCode, ioError, replaceFileDurably, syncDirectory, writeAll } from "./io.js"
+import { releaseLock, tryLock } from "./lock.js"
+import { headPathOf, lockPathOf, rotatedPathOf, siblingPathOf } from "./paths.js"
 import { Audit, type AuditEntry, type AuditService, AuditWriteError } from "./port.js"
-import { type PreparedRecord, prepare, type Redact, START, seal } from "./record.js"
+import { type PreparedRecord, prepare, type Redact, seal } from "./record.js"
+import { recover } from "./recovery.js"
 
-export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-export const DEFAULT_MAX_FILES = 10
 export const DEFAULT_SYNC_INTERVAL_MS = 100
 const REOPEN_AFTER_MS = 1_000
-/** A last record larger than this cannot be recovered on open. */
-const MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 export interface FileAuditOptions {
   readonly path: string
@@ -61,298 +57,6 @@ export interface FileAuditOptions {
   /** Upper bound on how long a non-durable record waits for its fsync (default 100 ms). */
   readonly syncIntervalMs?: number
 }
-
-// ---------------------------------------------------------------------------------------------
-// Configuration
-
-export interface AuditSettings {
-  readonly path: string
-  readonly maxBytes: number
-  readonly maxFiles: number
-}
-
-/** `$XDG_STATE_HOME/proxmox-mcp/audit.jsonl`, else `~/.local/state/proxmox-mcp/audit.jsonl`. */
-export const defaultAuditPath = (xdgStateHome: string | undefined, home: string | undefined): string => {
-  // The XDG spec says a relative XDG_STATE_HOME is invalid and must be ignored.
-  const base =
-    xdgStateHome !== undefined && path.isAbsolute(xdgStateHome)
-      ? xdgStateHome
-      : path.join(home ?? os.homedir(), ".local", "state")
-  return path.join(base, "proxmox-mcp", "audit.jsonl")
-}
-
-const boundedBytes = (variable: string, fallback: number, min: number) =>
-  Config.string(variable).pipe(
-    Config.option,
-    Config.mapOrFail((value) => {
-      if (value._tag === "None" || value.value.trim() === "") return Either.right(fallback)
-      const match = /^(\d+)\s*(k|ki|kib|m|mi|mib|g|gi|gib)?$/i.exec(value.value.trim())
-      const unit = match?.[2]?.toLowerCase()[0]
-      const factor = unit === "k" ? 1024 : unit === "m" ? 1024 ** 2 : unit === "g" ? 1024 ** 3 : 1
-      const parsed = match ? Number(match[1]) * factor : Number.NaN
-      return Number.isSafeInteger(parsed) && parsed >= min
-        ? Either.right(parsed)
-        : Either.left(
-            invalid(variable, `expected a size in bytes >= ${min} (or with K/M/G), got '${value.value}'`),
-          )
-    }),
-  )
-
-const boundedCount = (variable: string, fallback: number, min: number, max: number) =>
-  Config.string(variable).pipe(
-    Config.option,
-    Config.mapOrFail((value) => {
-      if (value._tag === "None" || value.value.trim() === "") return Either.right(fallback)
-      const parsed = /^\d+$/.test(value.value.trim()) ? Number(value.value.trim()) : Number.NaN
-      return Number.isSafeInteger(parsed) && parsed >= min && parsed <= max
-        ? Either.right(parsed)
-        : Either.left(invalid(variable, `expected an integer ${min}..${max}, got '${value.value}'`))
-    }),
-  )
-
-/**
- * `AUDIT_LOG_PATH` (default under `$XDG_STATE_HOME/proxmox-mcp/`), `AUDIT_MAX_BYTES` (10 MiB;
- * accepts `10M`), `AUDIT_MAX_FILES` (rotated files kept, 10). Errors name the variable.
- */
-export const auditConfig: Config.Config<AuditSettings> = Config.all({
-  explicit: optionalString("AUDIT_LOG_PATH"),
-  xdgStateHome: optionalString("XDG_STATE_HOME"),
-  home: optionalString("HOME"),
-  maxBytes: boundedBytes("AUDIT_MAX_BYTES", DEFAULT_MAX_BYTES, 4096),
-  maxFiles: boundedCount("AUDIT_MAX_FILES", DEFAULT_MAX_FILES, 1, 1000),
-}).pipe(
-  Config.mapOrFail(({ explicit, xdgStateHome, home, maxBytes, maxFiles }) => {
-    if (explicit !== undefined) {
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
-      if (/[\u0000-\u001f]/.test(explicit)) {
-        return Either.left(invalid("AUDIT_LOG_PATH", "path contains control characters"))
-      }
-      if (explicit.endsWith("/") || explicit.endsWith(path.sep)) {
-        return Either.left(
-          invalid("AUDIT_LOG_PATH", `'${explicit}' names a directory; give the log file's path`),
-        )
-      }
-    }
-    return Either.right({
-      path: path.resolve(explicit ?? defaultAuditPath(xdgStateHome, home)),
-      maxBytes,
-      maxFiles,
-    })
-  }),
-)
-
-// ---------------------------------------------------------------------------------------------
-// Files next to the log
-
-export const headPathOf = (file: string): string => `${file}.head`
-export const lockPathOf = (file: string): string => `${file}.lock`
-export const rotatedPathOf = (file: string, n: number): string => `${file}.${n}`
-
-/** `audit.jsonl` -> `audit.pid1234.jsonl`: where a second process writes while the lock is held. */
-export const siblingPathOf = (file: string, pid: number, attempt = 1): string => {
-  const extension = path.extname(file)
-  const base = extension === "" ? file : file.slice(0, -extension.length)
-  return `${base}.pid${pid}${attempt > 1 ? `-${attempt}` : ""}${extension}`
-}
-
-/** The head file's `{seq, hash}`, or undefined when it is absent or unreadable. */
-export const readHead = (file: string): ChainPosition | undefined => {
-  let text: string
-  try {
-    text = fs.readFileSync(headPathOf(file), "utf8")
-  } catch {
-    return undefined
-  }
-  return parsePosition(text)
-}
-
-const parsePosition = (text: string): ChainPosition | undefined => {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    return undefined
-  }
-  if (typeof value !== "object" || value === null) return undefined
-  const { seq, hash } = value as Record<string, unknown>
-  return typeof seq === "number" && Number.isSafeInteger(seq) && seq >= 0 && typeof hash === "string"
-    ? { seq, hash }
-    : undefined
-}
-
-const errorCode = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code
-
-const describeError = (error: unknown) => {
-  const code = errorCode(error)
-  const message = error instanceof Error ? error.message : String(error)
-  return code !== undefined && !message.includes(code) ? `${code}: ${message}` : message
-}
-
-// ---------------------------------------------------------------------------------------------
-// The single-writer lock
-
-/** Lock files this process holds, so a second sink in the same process is not taken for stale. */
-const heldLocks = new Set<string>()
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return errorCode(error) === "EPERM"
-  }
-}
-
-const lockHolder = (lockPath: string): number | undefined => {
-  try {
-    const pid = Number.parseInt(fs.readFileSync(lockPath, "utf8").trim(), 10)
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined
-  } catch {
-    return undefined
-  }
-}
-
-type LockResult = { readonly held: false } | { readonly held: true; readonly pid: number }
-
-/** Takes `lockPath` unless a live process (or another sink of this one) holds it. */
-const tryLock = (lockPath: string): LockResult => {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      fs.writeFileSync(lockPath, `${process.pid}\n`, { flag: "wx", mode: 0o600 })
-      heldLocks.add(lockPath)
-      return { held: false }
-    } catch (error) {
-      if (errorCode(error) !== "EEXIST") throw error
-    }
-    const holder = lockHolder(lockPath)
-    if (holder !== undefined) {
-      if (holder === process.pid ? heldLocks.has(lockPath) : isAlive(holder))
-        return { held: true, pid: holder }
-    }
-    // The holder is gone (or the file is garbage): the lock is stale.
-    fs.rmSync(lockPath, { force: true })
-  }
-  throw new Error(`cannot take the lock ${lockPath}`)
-}
-
-const releaseLock = (lockPath: string) => {
-  heldLocks.delete(lockPath)
-  if (lockHolder(lockPath) === process.pid) fs.rmSync(lockPath, { force: true })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Recovery on open
-
-interface Tail {
-  readonly size: number
-  /** Offset where a torn (newline-less) last line starts. */
-  readonly tornFrom?: number
-  /** The last complete line, without its newline. */
-  readonly lastLine?: string
-}
-
-/** Reads a file backwards just far enough to find its last complete line. */
-const readTail = (file: string): Tail | undefined => {
-  let fd: number
-  try {
-    fd = fs.openSync(file, "r")
-  } catch (error) {
-    if (errorCode(error) === "ENOENT") return undefined
-    throw error
-  }
-  try {
-    const size = fs.fstatSync(fd).size
-    let start = size
-    let tail = Buffer.alloc(0)
-    let lastNewline = -1
-    let previousNewline = -1
-    while (start > 0) {
-      const length = Math.min(64 * 1024, start)
-      start -= length
-      const chunk = Buffer.alloc(length)
-      fs.readSync(fd, chunk, 0, length, start)
-      tail = Buffer.concat([chunk, tail])
-      lastNewline = tail.lastIndexOf(0x0a)
-      previousNewline = lastNewline > 0 ? tail.lastIndexOf(0x0a, lastNewline - 1) : -1
-      if (previousNewline >= 0) break
-      if (tail.length > MAX_RECORD_BYTES) throw new Error(`the last record of ${file} is larger than 16 MiB`)
-    }
-    const torn = size > 0 && tail[tail.length - 1] !== 0x0a
-    const tornFrom = torn ? start + lastNewline + 1 : undefined
-    const lastLine =
-      lastNewline >= 0 ? tail.subarray(previousNewline + 1, lastNewline).toString("utf8") : undefined
-    return {
-      size,
-      ...(tornFrom === undefined ? {} : { tornFrom }),
-      ...(lastLine === undefined ? {} : { lastLine }),
-    }
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-
-interface Recovered {
-  readonly position: ChainPosition
-  readonly warnings: ReadonlyArray<string>
-}
-
-/** Where the chain continues: the file's last record, or the head file when the file is behind it. */
-const recover = (file: string): Recovered => {
-  const warnings: Array<string> = []
-  let tail = readTail(file)
-  if (tail?.tornFrom !== undefined) {
-    fs.truncateSync(file, tail.tornFrom)
-    warnings.push(
-      `${file}: removed a torn last line of ${tail.size - tail.tornFrom} bytes (a write interrupted by a crash)`,
-    )
-    tail = { size: tail.tornFrom, ...(tail.lastLine === undefined ? {} : { lastLine: tail.lastLine }) }
-  }
-  let source = file
-  if (tail?.lastLine === undefined) {
-    // Empty or missing: a rotation may have happened just before a crash.
-    source = rotatedPathOf(file, 1)
-    tail = readTail(source)
-  }
-  let fromFile: ChainPosition | undefined
-  if (tail?.lastLine !== undefined) {
-    fromFile = parsePosition(tail.lastLine)
-    if (fromFile === undefined || !/^[0-9a-f]{64}$/.test(fromFile.hash)) {
-      throw new Error(
-        `the last record of ${source} is unreadable, so the chain cannot continue; ` +
-          "run 'proxmox-mcp audit verify' on it and move it aside",
-      )
-    }
-  }
-  const head = readHead(file)
-  if (head === undefined && fs.existsSync(headPathOf(file))) {
-    warnings.push(`${headPathOf(file)} is unreadable; it will be rewritten`)
-  }
-  if (head !== undefined && (fromFile === undefined || head.seq > fromFile.seq)) {
-    if (fromFile !== undefined || head.seq > 0) {
-      warnings.push(
-        `${file} ends at seq ${fromFile?.seq ?? 0} but its head file says seq ${head.seq}: ` +
-          "records are missing; continuing from the head so 'audit verify' shows the gap",
-      )
-    }
-    return { position: head, warnings }
-  }
-  if (
-    head !== undefined &&
-    fromFile !== undefined &&
-    head.seq === fromFile.seq &&
-    head.hash !== fromFile.hash
-  ) {
-    warnings.push(
-      `the last record of ${file} does not match its head file: it was altered; ` +
-        "continuing from the head so 'audit verify' shows it",
-    )
-    return { position: head, warnings }
-  }
-  return { position: fromFile ?? START, warnings }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The sink
 
 interface OpenFile {
   readonly handle: fsp.FileHandle
@@ -379,70 +83,6 @@ type Command =
   | { readonly _tag: "Close"; readonly done: Deferred.Deferred<void> }
 
 type RecordCommand = Extract<Command, { readonly _tag: "Record" }>
-
-const ioError = (target: string, action: string) => (cause: unknown) =>
-  new AuditWriteError({ message: `audit log ${target}: cannot ${action}: ${describeError(cause)}`, cause })
-
-const DIRECTORY_SYNC_UNSUPPORTED: ReadonlySet<string> = new Set(["EISDIR", "EINVAL"])
-
-/**
- * fsync a directory, so a rename or a new entry in it survives a power loss. Platforms that cannot
- * open or fsync a directory (EISDIR, EINVAL: Windows, some network file systems) are let be.
- */
-const fsyncDirectory = async (directory: string) => {
-  let handle: fsp.FileHandle
-  try {
-    handle = await fsp.open(directory, "r")
-  } catch (error) {
-    if (DIRECTORY_SYNC_UNSUPPORTED.has(errorCode(error) ?? "")) return
-    throw error
-  }
-  try {
-    await handle.sync()
-  } catch (error) {
-    if (!DIRECTORY_SYNC_UNSUPPORTED.has(errorCode(error) ?? "")) throw error
-  } finally {
-    await handle.close()
-  }
-}
-
-const syncDirectory = (directory: string) =>
-  Effect.tryPromise({
-    try: () => fsyncDirectory(directory),
-    catch: ioError(directory, "fsync the directory"),
-  })
-
-/**
- * Replaces `target` with `text` so that after a crash it holds the old or the new text, whole:
- * temp file written and fsynced, renamed over `target`, then the directory fsynced so the rename
- * itself is durable. Without the fsyncs a power loss can leave `target` empty (the rename reached
- * the disk before the data), which `audit verify` would report as tampering.
- */
-const replaceFileDurably = async (target: string, text: string) => {
-  const temporary = `${target}.tmp`
-  const handle = await fsp.open(temporary, "w", 0o600)
-  try {
-    await handle.writeFile(text, "utf8")
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  await fsp.rename(temporary, target)
-  await fsyncDirectory(path.dirname(target))
-}
-
-/** Writes all of `bytes` (a regular file may take fewer bytes per call). */
-const writeAll = (handle: fsp.FileHandle, bytes: Buffer, target: string) =>
-  Effect.tryPromise({
-    try: async () => {
-      let offset = 0
-      while (offset < bytes.length) {
-        const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset)
-        offset += bytesWritten
-      }
-    },
-    catch: ioError(target, "write"),
-  })
 
 export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService, never, Scope.Scope> =>
   Effect.gen(function* () {
@@ -526,8 +166,9 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
     /** Marks the sink unavailable after an I/O failure; the next open recovers from the disk. */
     const fail = (error: AuditWriteError) =>
       Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
         if (state._tag === "Open") yield* closeQuietly(state.file)
-        if (state._tag !== "Closed") state = { _tag: "Unavailable", error, since: Date.now() }
+        if (state._tag !== "Closed") state = { _tag: "Unavailable", error, since: now }
         yield* Effect.logError(`audit log unavailable, calls fail closed: ${error.message}`)
         return yield* Effect.fail(error)
       })
@@ -539,14 +180,18 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
         case "Closed":
           return Effect.fail(new AuditWriteError({ message: `audit log ${requested}: closed` }))
         case "Unavailable": {
-          if (Date.now() - state.since < REOPEN_AFTER_MS) return Effect.fail(state.error)
-          return open.pipe(
-            Effect.tap((file) =>
-              Effect.sync(() => {
-                state = { _tag: "Open", file }
-              }),
-            ),
-            Effect.catchAll(fail),
+          const { error, since } = state
+          return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            now - since < REOPEN_AFTER_MS
+              ? Effect.fail(error)
+              : open.pipe(
+                  Effect.tap((file) =>
+                    Effect.sync(() => {
+                      state = { _tag: "Open", file }
+                    }),
+                  ),
+                  Effect.catchAll(fail),
+                ),
           )
         }
       }
@@ -738,8 +383,9 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
       entry: AuditEntry,
       writeOptions?: { readonly durable?: boolean },
     ) {
+      const now = yield* Clock.currentTimeMillis
       const prepared = yield* Effect.try({
-        try: () => prepare(entry, redact),
+        try: () => prepare(entry, redact, new Date(now)),
         catch: (cause) => new AuditWriteError({ message: "audit record could not be built", cause }),
       })
       const durable = writeOptions?.durable === true

@@ -2,7 +2,10 @@
  * The in-memory audit sink, for tests and for embedders that ship records elsewhere. It redacts,
  * seals and chains records exactly like the file sink, so `verifyChain(records())` holds.
  */
-import { Context, Effect, Layer } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { redactSecrets } from "../domain/redact.js"
 import type { ChainPosition } from "./chain.js"
 import { Audit, type AuditRecord, type AuditService, AuditWriteError } from "./port.js"
@@ -29,12 +32,12 @@ export const makeMemory = (options: MemoryAuditOptions = {}): Effect.Effect<Memo
     let failing = false
 
     const write: AuditService["write"] = (entry) =>
-      Effect.suspend(() => {
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
         if (failing)
           return Effect.fail(new AuditWriteError({ message: "audit log cannot be written (simulated)" }))
         return Effect.try({
           try: () => {
-            const record = seal(prepare(entry, redact), position)
+            const record = seal(prepare(entry, redact, new Date(now)), position)
             records.push(record)
             position = { seq: record.seq, hash: record.hash }
             return record.id

@@ -22,7 +22,8 @@ export interface PreparedRecord {
 
 const RESERVED = new Set(["v", "seq", "ts", "id", "prev", "hash"])
 
-export const prepare = (entry: AuditEntry, redact: Redact, now: Date = new Date()): PreparedRecord => {
+/** `now` comes from the caller's `Clock`, so tests can fix the record time with `TestClock`. */
+export const prepare = (entry: AuditEntry, redact: Redact, now: Date): PreparedRecord => {
   const { id, ...rest } = entry
   const redacted = toJsonValue(redact(rest))
   const body: Record<string, unknown> = {}

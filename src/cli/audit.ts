@@ -7,7 +7,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { type ChainPosition, makeVerifier } from "../audit/chain.js"
-import { headPathOf, rotatedPathOf } from "../audit/file.js"
+import { headPathOf, rotatedPathOf } from "../audit/paths.js"
 
 export interface VerifyOptions {
   /** Accept a chain that starts mid-way (the oldest rotated files were removed by rotation). */

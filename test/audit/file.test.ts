@@ -4,17 +4,12 @@ import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, Exit, Scope } from "effect"
 import { GENESIS, hashRecord, verifyChain } from "../../src/audit/chain.js"
-import {
-  auditConfig,
-  headPathOf,
-  lockPathOf,
-  makeFile,
-  readHead,
-  rotatedPathOf,
-  siblingPathOf,
-} from "../../src/audit/file.js"
+import { auditConfig } from "../../src/audit/config.js"
+import { makeFile } from "../../src/audit/file.js"
 import { makeMemory } from "../../src/audit/memory.js"
+import { headPathOf, lockPathOf, rotatedPathOf, siblingPathOf } from "../../src/audit/paths.js"
 import type { AuditRecord } from "../../src/audit/port.js"
+import { readHead } from "../../src/audit/recovery.js"
 import { auditVerify } from "../../src/cli/audit.js"
 import {
   captureLogs,
