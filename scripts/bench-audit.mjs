@@ -29,9 +29,10 @@ import { toolLayer } from "../dist/layers.js"
 import { DEFAULT_POLICY } from "../dist/policy/settings.js"
 import { proxmoxHttpClientLayer } from "../dist/proxmox/agent.js"
 import { startSimulator } from "../dist/simulator/index.js"
-import { lookup } from "../dist/tools/catalog.js"
+import { Redactor } from "../dist/domain/redact.js"
+import { ToolCall } from "../dist/tools/call.js"
+import { builtin } from "../dist/tools/catalog.js"
 import { invoke } from "../dist/tools/invoke.js"
-import { ToolCall } from "../dist/tools/tool.js"
 
 const CALLS = Number(process.argv[2] ?? 3000)
 const ROUND_MS = 1000
@@ -84,6 +85,7 @@ const runtimeWith = (auditLayer) =>
   ManagedRuntime.make(
     toolLayer(config, policy).pipe(
       Layer.provideMerge(auditLayer),
+      Layer.provideMerge(Redactor.default),
       Layer.provide(proxmoxHttpClientLayer(config)),
       Layer.orDie,
     ),
@@ -101,7 +103,7 @@ const sinks = {
 
 const toolCall = ToolCall.of({ principal: LOCAL_PRINCIPAL, progress: () => Effect.void })
 const entryOf = (name) => {
-  const entry = lookup(name)
+  const entry = builtin.lookup(name)
   if (entry === undefined) throw new Error(`no tool ${name}`)
   return entry
 }

@@ -1,7 +1,9 @@
 // Writes docs/tools.md from the built catalog (run `npm run docs`; a test checks it is current).
 import * as fs from "node:fs"
 import { renderTools } from "../dist/cli/tools.js"
-import { entries } from "../dist/tools/catalog.js"
+import { builtin } from "../dist/tools/catalog.js"
+
+const entries = builtin.entries
 
 const canonical = entries.filter((e) => e.aliasFor === undefined).length
 const text = `# Tool catalog

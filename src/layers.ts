@@ -4,6 +4,7 @@
  * the pinning agent; binaries compose it once, at the edge.
  */
 import { Layer, Logger, LogLevel } from "effect"
+import * as UpstreamLog from "./audit/upstream.js"
 import type { ProxmoxConfig } from "./config/proxmox.js"
 import type { LogLevels } from "./config/server.js"
 import * as Policy from "./policy/policy.js"
@@ -12,16 +13,24 @@ import { proxmoxHttpClientLayer } from "./proxmox/agent.js"
 import * as ProxmoxApi from "./proxmox/api.js"
 import * as NodeRegistry from "./proxmox/registry.js"
 import * as Tasks from "./proxmox/tasks.js"
+import * as Catalog from "./tools/catalog.js"
 
 export const proxmoxLayer = (config: ProxmoxConfig, registry: NodeRegistry.RegistryOptions = {}) =>
-  Layer.mergeAll(Tasks.layer, NodeRegistry.layer(registry)).pipe(Layer.provideMerge(ProxmoxApi.layer(config)))
+  Layer.mergeAll(Tasks.layer, NodeRegistry.layer(registry)).pipe(
+    Layer.provideMerge(ProxmoxApi.layer(config)),
+    Layer.provideMerge(UpstreamLog.layer),
+  )
 
-/** Everything a tool call needs but the audit sink and the HTTP client: Proxmox, registry, tasks, policy. */
+/**
+ * Everything a tool call needs but the audit sink, the redactor and the HTTP client: Proxmox,
+ * registry, tasks, the upstream log, policy and the built-in catalog.
+ */
 export const toolLayer = (
   config: ProxmoxConfig,
   policy: PolicySettings,
   registry: NodeRegistry.RegistryOptions = {},
-) => Policy.layer(policy).pipe(Layer.provideMerge(proxmoxLayer(config, registry)))
+) =>
+  Layer.mergeAll(Policy.layer(policy), Catalog.layer).pipe(Layer.provideMerge(proxmoxLayer(config, registry)))
 
 export const liveProxmoxLayer = (config: ProxmoxConfig, registry: NodeRegistry.RegistryOptions = {}) =>
   proxmoxLayer(config, registry).pipe(Layer.provide(proxmoxHttpClientLayer(config)))

@@ -18,14 +18,15 @@ import { configProvider, type Environment, formatConfigError } from "../config/p
 import { type ProxmoxConfig, proxmoxConfig } from "../config/proxmox.js"
 import { type ServerConfig, serverConfig } from "../config/server.js"
 import { LOCAL_PRINCIPAL } from "../domain/principal.js"
-import { makeRedactor } from "../domain/redact.js"
+import { makeRedactor, Redactor } from "../domain/redact.js"
 import { stderrLoggerLayer, toolLayer } from "../layers.js"
 import { makeMcpServer, serveStdio } from "../mcp/server.js"
+import { makeToolNames } from "../policy/names.js"
 import { staticallyExposed } from "../policy/policy.js"
 import { type PolicySettings, policyConfig } from "../policy/settings.js"
 import { proxmoxHttpClientLayer } from "../proxmox/agent.js"
 import type { RunningSimulator } from "../simulator/index.js"
-import { entries } from "../tools/catalog.js"
+import { builtin } from "../tools/catalog.js"
 import { runAuditCommand } from "./audit.js"
 import { renderTools, type ToolsFormat } from "./tools.js"
 
@@ -51,6 +52,9 @@ Commands:
 Configuration: see README.md (PROXMOX_HOST or PROXMOX_NODES, token, TLS, PVE_ACCESS_TIER, ...).`
 
 class UsageError extends Error {}
+
+/** The names policy lists may use: the built-in catalog's, NANDI's and Sutian's. */
+const policySettings = policyConfig(makeToolNames(builtin.entries))
 
 const SHUTDOWN_GRACE_MS = 10_000
 
@@ -104,6 +108,7 @@ const serve = async (options: ServeOptions) => {
   const runtime = ManagedRuntime.make(
     toolLayer(options.proxmox, options.policy).pipe(
       Layer.provideMerge(layerFile({ ...options.audit, redactor })),
+      Layer.provideMerge(Layer.succeed(Redactor, redactor)),
       Layer.provide(proxmoxHttpClientLayer(options.proxmox)),
       Layer.provideMerge(stderrLoggerLayer(options.server.logLevel, redactor.line)),
     ),
@@ -120,7 +125,7 @@ const serve = async (options: ServeOptions) => {
     version: VERSION,
     principal: LOCAL_PRINCIPAL,
     maxResultBytes: options.server.maxResultBytes,
-    redact: redactor,
+    listAliases: options.server.listAliases,
     ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
   })
   // SIGTERM/SIGINT or the client closing stdin: no new calls; running calls may finish (bounded)
@@ -162,7 +167,7 @@ const run = async (args: ReadonlyArray<string>, env: Environment) => {
   checkFlags(args, ["--transport"])
   const config = load(
     env,
-    Config.all({ proxmox: proxmoxConfig, policy: policyConfig, server: serverConfig, audit: auditConfig }),
+    Config.all({ proxmox: proxmoxConfig, policy: policySettings, server: serverConfig, audit: auditConfig }),
   )
   if (Either.isLeft(config)) {
     say(`proxmox-mcp: configuration error:\n${config.left}`)
@@ -209,7 +214,7 @@ const demo = async (args: ReadonlyArray<string>, env: Environment) => {
   }
   const settings = load(
     demoEnv,
-    Config.all({ policy: policyConfig, server: serverConfig, audit: auditConfig }),
+    Config.all({ policy: policySettings, server: serverConfig, audit: auditConfig }),
   )
   if (Either.isLeft(settings)) {
     say(`proxmox-mcp: configuration error:\n${settings.left}`)
@@ -279,15 +284,15 @@ const tools = (args: ReadonlyArray<string>, env: Environment) => {
       ? "markdown"
       : "text"
   if (args.includes("--all")) {
-    process.stdout.write(`${renderTools(entries, format)}\n`)
+    process.stdout.write(`${renderTools(builtin.entries, format)}\n`)
     return 0
   }
-  const settings = load(env, policyConfig)
+  const settings = load(env, policySettings)
   if (Either.isLeft(settings)) {
     say(`proxmox-mcp: configuration error:\n${settings.left}`)
     return 2
   }
-  process.stdout.write(`${renderTools(staticallyExposed(settings.right), format)}\n`)
+  process.stdout.write(`${renderTools(staticallyExposed(builtin.entries, settings.right), format)}\n`)
   return 0
 }
 

@@ -19,6 +19,12 @@ export interface Failure {
   readonly details?: Record<string, unknown>
 }
 
+/** What any error a tool fails with offers at the boundary (every class here; SSH's too). */
+export interface PublicError {
+  readonly _tag: string
+  readonly failure: Failure
+}
+
 /** Optional fields that must be absent (not `undefined`) when not given. */
 const optional = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith(schema, { exact: true })
 

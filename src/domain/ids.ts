@@ -58,7 +58,7 @@ export const IntegerInput = (
 export const VmId = IntegerInput({
   minimum: VMID_MIN,
   maximum: VMID_MAX,
-  description: `Guest id (VMID), an integer ${VMID_MIN}..${VMID_MAX}`,
+  description: "Guest id (VMID)",
 })
 
 const patterned = (pattern: RegExp, maxLength: number, what: string) =>
@@ -68,7 +68,7 @@ const patterned = (pattern: RegExp, maxLength: number, what: string) =>
   )
 
 export const NodeName = patterned(NODE_NAME_PATTERN, 63, "Proxmox node name").annotations({
-  description: "Proxmox node name, as listed by pve_list_nodes (e.g. pve1)",
+  description: "Node name",
 })
 
 export const StorageId = patterned(STORAGE_ID_PATTERN, 100, "storage id").annotations({
@@ -76,11 +76,14 @@ export const StorageId = patterned(STORAGE_ID_PATTERN, 100, "storage id").annota
 })
 
 export const Upid = patterned(UPID_PATTERN, 512, "task UPID").annotations({
-  description: "Task id (UPID), e.g. UPID:pve1:000CFC5C:03E8D0C3:6194806C:qmstart:100:root@pam:",
+  description: "Task id (UPID:node:...)",
 })
 
 /** The node that runs a task is part of its UPID. */
 export const upidNode = (upid: string): string | undefined => UPID_PATTERN.exec(upid)?.[1]
+
+/** The two kinds of guest, as PVE names them in paths and `/cluster/resources`. */
+export type GuestType = "qemu" | "lxc"
 
 export const Tiers = ["read-only", "read-execute", "full"] as const
 export type Tier = (typeof Tiers)[number]

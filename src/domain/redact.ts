@@ -12,6 +12,8 @@
  * `redactSecrets` is the default redactor (no known secrets); `makeRedactor({knownSecrets})`
  * builds one that also removes the deployment's own secrets.
  */
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 
 export const REDACTED = "[REDACTED]"
@@ -116,7 +118,7 @@ export interface RedactorOptions {
  * Redacts any JSON-like value: a copy with secrets replaced by `REDACTED`. Plain objects and
  * arrays are walked; objects with `toJSON` (Date, Redacted) are redacted as they would serialize.
  */
-export interface Redactor {
+export interface RedactorService {
   (value: unknown): unknown
   /** Redacts free text (a message, a command line, an HTTP header). */
   readonly text: (text: string) => string
@@ -136,7 +138,7 @@ const unwrap = (secret: SecretInput): string | undefined => {
 const MAX_DEPTH = 64
 const MAX_EMBEDDED_JSON = 1024 * 1024
 
-export const makeRedactor = (options: RedactorOptions = {}): Redactor => {
+export const makeRedactor = (options: RedactorOptions = {}): RedactorService => {
   const secretKey = options.secretKey ?? isSecretKey
   // Longest first, so a secret that contains another is removed whole.
   let known: Array<string> = []
@@ -237,3 +239,14 @@ export const redactSecrets = (value: unknown, secretKey: (key: string) => boolea
 
 /** Pattern-based redaction of free text with the default redactor. */
 export const redactText = (text: string): string => defaultRedactor.text(text)
+
+/**
+ * The one redactor of a server, shared by the audit log, stderr and tool results: it knows the
+ * configured secrets and those learned at run time.
+ */
+export class Redactor extends Context.Tag("proxmox-mcp/Redactor")<Redactor, RedactorService>() {
+  static readonly layer = (options: RedactorOptions = {}): Layer.Layer<Redactor> =>
+    Layer.sync(Redactor, () => makeRedactor(options))
+  /** Key and pattern rules only, no known secrets. */
+  static readonly default: Layer.Layer<Redactor> = Layer.succeed(Redactor, defaultRedactor)
+}

@@ -14,16 +14,18 @@ import {
   ErrorCode,
   ListToolsRequestSchema,
   McpError,
-  type Tool,
+  type Tool as McpTool,
 } from "@modelcontextprotocol/sdk/types.js"
 import { Effect, Exit, type ManagedRuntime } from "effect"
 import { Audit } from "../audit/port.js"
 import type { Principal } from "../domain/principal.js"
 import { type Elicit, Policy } from "../policy/policy.js"
-import { type CatalogEntry, lookup } from "../tools/catalog.js"
-import { annotationsOf, descriptionOf, metaOf } from "../tools/describe.js"
-import { type Envelope, type InvokeServices, invoke } from "../tools/invoke.js"
-import { inputJsonSchema, outputJsonSchema, ToolCall } from "../tools/tool.js"
+import { ToolCall } from "../tools/call.js"
+import { type BuiltinTool, Catalog, type CatalogEntry } from "../tools/catalog.js"
+import { annotationsOf, descriptionOf, isDeprecated, listedInputSchema, metaOf } from "../tools/describe.js"
+import type { Envelope } from "../tools/envelope.js"
+import { type InvokeServices, invoke } from "../tools/invoke.js"
+import type { Tool } from "../tools/tool.js"
 
 export const SERVER_NAME = "proxmox-mcp"
 
@@ -32,27 +34,42 @@ export interface McpServerOptions {
   /** The caller on this connection (stdio: the local principal). */
   readonly principal: Principal
   readonly maxResultBytes: number
-  /** Removes secrets from tool results (the server's redactor, which knows the configured secrets). */
-  readonly redact?: (value: unknown) => unknown
+  /** List NANDI's aliases and legacy tools too (PVE_LIST_ALIASES); they are callable either way. */
+  readonly listAliases?: boolean
   readonly instructions?: string
 }
 
-export type ToolRuntime = ManagedRuntime.ManagedRuntime<Exclude<InvokeServices, ToolCall>, unknown>
+/** What the server runs calls on: everything but the per-call context, which it provides. */
+export type ToolRuntime = ManagedRuntime.ManagedRuntime<
+  Exclude<InvokeServices | Catalog | Tool.Requirements<BuiltinTool>, ToolCall>,
+  unknown
+>
 
-const listing = (entry: CatalogEntry): Tool =>
-  ({
+const listings = new WeakMap<CatalogEntry, McpTool>()
+
+/**
+ * One entry of `tools/list`, built once. No `outputSchema`: the envelope is the same for every
+ * tool and its `data` has no declared shape, so a schema would repeat ~700 bytes per tool and
+ * tell a model nothing (results still carry `structuredContent`).
+ */
+const listing = (entry: CatalogEntry): McpTool => {
+  const cached = listings.get(entry)
+  if (cached !== undefined) return cached
+  // The title is in `annotations` (SPEC 5); a top-level copy would only repeat it.
+  const tool: McpTool = {
     name: entry.name,
-    title: entry.tool.title,
     description: descriptionOf(entry),
-    inputSchema: inputJsonSchema(entry.tool),
-    outputSchema: outputJsonSchema,
+    inputSchema: { ...listedInputSchema(entry.tool), type: "object" },
     annotations: annotationsOf(entry),
     _meta: metaOf(entry),
-  }) as Tool
+  }
+  listings.set(entry, tool)
+  return tool
+}
 
 export const toCallToolResult = (envelope: Envelope): CallToolResult => ({
   content: [{ type: "text", text: JSON.stringify(envelope) }],
-  structuredContent: envelope as unknown as Record<string, unknown>,
+  structuredContent: { ...envelope },
   ...(envelope.ok ? {} : { isError: true }),
 })
 
@@ -121,17 +138,27 @@ export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): 
     },
   )
 
+  const services = runtime.runPromise(Effect.all({ policy: Policy, catalog: Catalog }))
+
   server.setRequestHandler(ListToolsRequestSchema, async () => {
-    const policy = await runtime.runPromise(Policy)
-    return { tools: policy.exposed(options.principal).map(listing) }
+    const { policy, catalog } = await services
+    return {
+      tools: catalog.entries
+        .filter(
+          (entry) =>
+            (options.listAliases === true || !isDeprecated(entry)) &&
+            policy.hiddenBy(entry, options.principal) === undefined,
+        )
+        .map(listing),
+    }
   })
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     if (closing)
       throw new McpError(ErrorCode.InternalError, "The server is shutting down and takes no new calls.")
     const name = request.params.name
-    const entry = lookup(name)
-    const policy = await runtime.runPromise(Policy)
+    const { policy, catalog } = await services
+    const entry = catalog.lookup(name)
     const hiddenBy = entry === undefined ? "unknown" : policy.hiddenBy(entry, options.principal)
     if (entry === undefined || hiddenBy !== undefined) {
       if (entry !== undefined) {
@@ -210,7 +237,6 @@ export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): 
     })
     const program = invoke(entry, request.params.arguments ?? {}, {
       maxResultBytes: options.maxResultBytes,
-      ...(options.redact === undefined ? {} : { redact: options.redact }),
     }).pipe(
       Effect.provideService(ToolCall, call),
       Effect.annotateLogs({ tool: entry.name, principal: options.principal.sub }),

@@ -8,7 +8,9 @@
  *   5. confirmation for tools marked confirm (argument, elicitation, or auto).
  * Steps 1-2 and the tier cap are static: such tools are not listed and answer as unknown tools.
  */
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import {
   ConfirmationDeclined,
   ConfirmationRequired,
@@ -19,10 +21,10 @@ import {
 } from "../domain/errors.js"
 import { type Tier, tierRank, upidNode } from "../domain/ids.js"
 import type { Principal } from "../domain/principal.js"
+import { resourcePath, type Target, type TargetRef } from "../domain/target.js"
+import { isStateChanging, type NamedTool, type ToolInfo } from "../domain/tool.js"
 import type { ApiError } from "../proxmox/api.js"
-import { type GuestType, NodeRegistry } from "../proxmox/registry.js"
-import { type CatalogEntry, entries } from "../tools/catalog.js"
-import type { ToolDeclaration } from "../tools/tool.js"
+import { NodeRegistry } from "../proxmox/registry.js"
 import { ADMIN_ONLY_OPERATIONS, SUTIAN_OPERATIONS } from "./operations.js"
 import type { PolicySettings } from "./settings.js"
 
@@ -37,42 +39,31 @@ export interface ConfirmationRequest {
 /** The transport's means of asking the human; absent when the client cannot (no elicitation). */
 export type Elicit = (request: ConfirmationRequest) => Effect.Effect<ConfirmationAnswer>
 
-/** The real target of a call, computed by the server from validated arguments. */
-export interface Target {
-  readonly node?: string
-  readonly type?: GuestType
-  readonly vmid?: number
-  readonly storage?: string
-  /** The guest's name and tags from /cluster/resources (for protection and the confirmation text). */
-  readonly name?: string
-  readonly tags?: ReadonlyArray<string>
-}
-
 export type PolicyRefusal = Forbidden | ProtectedGuest | ConfirmationRequired | ConfirmationDeclined
 
 export interface AuthorizeRequest {
-  readonly entry: CatalogEntry
-  readonly input: Readonly<Record<string, unknown>>
+  readonly entry: NamedTool
+  /** The `confirm` argument of the call, when the tool takes one. */
+  readonly confirmArgument?: boolean | undefined
   readonly principal: Principal
-  /** The call's target, from `resolveTarget`. */
-  readonly target: Target
+  /** The call's targets, from `resolveTargets`; the first is the one the call is about. */
+  readonly targets: ReadonlyArray<Target>
   readonly elicit?: Elicit | undefined
 }
 
 export interface PolicyService {
   readonly settings: PolicySettings
   /** The rule that hides the entry from this principal, or undefined when it is exposed. */
-  readonly hiddenBy: (entry: CatalogEntry, principal: Principal) => string | undefined
-  /** The entries this principal may see, in catalog order. */
-  readonly exposed: (principal: Principal) => ReadonlyArray<CatalogEntry>
+  readonly hiddenBy: (entry: NamedTool, principal: Principal) => string | undefined
   /**
-   * The real target of a call, computed from validated input (node, guest type, vmid, storage;
-   * the guest's name and tags from /cluster/resources, read fresh when protection needs them).
+   * Resolves the targets a tool declared for a call: nodes checked to exist, guests located
+   * (name and tags read fresh when protection by tag needs them), tasks mapped to their node
+   * and guest.
    */
-  readonly resolveTarget: (
-    entry: CatalogEntry,
-    input: Readonly<Record<string, unknown>>,
-  ) => Effect.Effect<Target, UnknownNode | GuestNotFound | ApiError>
+  readonly resolveTargets: (
+    tool: ToolInfo,
+    refs: ReadonlyArray<TargetRef>,
+  ) => Effect.Effect<ReadonlyArray<Target>, UnknownNode | GuestNotFound | ApiError>
   /**
    * Decides one call, every rule in SPEC order (1-2 again, so that no caller of the tool
    * pipeline can skip them, then 3-5). Fails with the refusal of the first rule that refuses.
@@ -82,8 +73,7 @@ export interface PolicyService {
 
 export class Policy extends Context.Tag("proxmox-mcp/Policy")<Policy, PolicyService>() {}
 
-/** A tool is state-changing exactly when its tier is not read-only (SPEC section 12). */
-export const isStateChanging = (tool: ToolDeclaration): boolean => tool.tier !== "read-only"
+export { isStateChanging }
 
 const lowestTier = (a: Tier, b: Tier | undefined): Tier =>
   b !== undefined && tierRank(b) < tierRank(a) ? b : a
@@ -94,7 +84,7 @@ const ADMIN_ONLY_TOOLS: ReadonlySet<string> = new Set(
 )
 
 /** Static rules 1-2 for a canonical tool; the rule's name, or undefined when none refuses. */
-export const staticRule = (tool: ToolDeclaration, settings: PolicySettings): string | undefined => {
+export const staticRule = (tool: ToolInfo, settings: PolicySettings): string | undefined => {
   if (settings.denied.has(tool.name)) return "DENIED_OPERATIONS"
   if (settings.allowed !== undefined && !settings.allowed.has(tool.name)) return "ALLOWED_OPERATIONS"
   if (tierRank(tool.tier) > tierRank(settings.tier)) return "PVE_ACCESS_TIER"
@@ -106,8 +96,10 @@ export const staticRule = (tool: ToolDeclaration, settings: PolicySettings): str
 }
 
 /** The entries the server's static rules expose (what `proxmox-mcp tools` shows). */
-export const staticallyExposed = (settings: PolicySettings): ReadonlyArray<CatalogEntry> =>
-  entries.filter((entry) => staticRule(entry.tool, settings) === undefined)
+export const staticallyExposed = <E extends NamedTool>(
+  entries: ReadonlyArray<E>,
+  settings: PolicySettings,
+): ReadonlyArray<E> => entries.filter((entry) => staticRule(entry.tool, settings) === undefined)
 
 /** Control characters removed, length capped: text that came from Proxmox is never shown raw. */
 export const sanitize = (text: string, max = 64): string => {
@@ -116,24 +108,11 @@ export const sanitize = (text: string, max = 64): string => {
   return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean
 }
 
-/** `/nodes/pve1/qemu/100`, `/nodes/pve1/storage/local`, `/storage/local`, `/nodes/pve1`, or `/` for cluster-wide. */
-export const targetPath = (target: Target): string => {
-  if (target.node !== undefined && target.type !== undefined && target.vmid !== undefined) {
-    return `/nodes/${target.node}/${target.type}/${target.vmid}`
-  }
-  if (target.storage !== undefined) {
-    return target.node === undefined
-      ? `/storage/${target.storage}`
-      : `/nodes/${target.node}/storage/${target.storage}`
-  }
-  if (target.node !== undefined) return `/nodes/${target.node}`
-  return "/"
-}
-
 const globMatches = (glob: string, path: string) =>
   new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`).test(path)
 
-const describeTarget = (target: Target): string => {
+const describeTarget = (target: Target | undefined): string => {
+  if (target === undefined) return "the cluster"
   const where = target.node === undefined ? "" : ` on node ${target.node}`
   if (target.vmid !== undefined) {
     const kind = target.type === "lxc" ? "container" : target.type === "qemu" ? "VM" : "guest"
@@ -142,14 +121,22 @@ const describeTarget = (target: Target): string => {
     return `${kind} ${target.vmid}${name}${where}`
   }
   if (target.storage !== undefined) return `storage ${target.storage}${where}`
+  if (target.pool !== undefined) return `pool ${target.pool}`
+  if (target.path !== undefined) return target.path
   return target.node === undefined ? "the cluster" : `node ${target.node}`
+}
+
+/** A task's UPID names its node and, for guest tasks, the guest's vmid. */
+const upidGuestId = (upid: string): number | undefined => {
+  const id = /^UPID:[^:]+:[^:]+:[^:]+:[^:]+:[^:]+:(\d+):/.exec(upid)?.[1]
+  return id === undefined ? undefined : Number(id)
 }
 
 export const make = (settings: PolicySettings) =>
   Effect.gen(function* () {
     const registry = yield* NodeRegistry
 
-    const hiddenBy = (entry: CatalogEntry, principal: Principal): string | undefined => {
+    const hiddenBy = (entry: NamedTool, principal: Principal): string | undefined => {
       const rule = staticRule(entry.tool, settings)
       if (rule !== undefined) return rule
       if (tierRank(entry.tool.tier) > tierRank(lowestTier(settings.tier, principal.tier)))
@@ -158,59 +145,77 @@ export const make = (settings: PolicySettings) =>
       return undefined
     }
 
-    const exposed = (principal: Principal) =>
-      entries.filter((entry) => hiddenBy(entry, principal) === undefined)
+    const resolveOne = (
+      tool: ToolInfo,
+      ref: TargetRef,
+      placeFor: string | undefined,
+    ): Effect.Effect<Target, UnknownNode | GuestNotFound | ApiError> => {
+      // Protection is decided on current tags: a state-changing call reads them fresh.
+      const fresh = isStateChanging(tool) && settings.protectedTags.size > 0
+      switch (ref._tag) {
+        case "Cluster":
+          return Effect.succeed({ kind: "Cluster" })
+        case "Node":
+          return Effect.map(registry.requireNode(ref.node), (node) => ({ kind: "Node", node }))
+        case "Guest":
+          return Effect.map(registry.locateGuest(ref.vmid, ref.type, { fresh }), (guest) => ({
+            kind: "Guest",
+            node: ref.node ?? guest.node,
+            type: guest.type,
+            vmid: ref.vmid,
+            ...(guest.name === undefined ? {} : { name: guest.name }),
+            tags: guest.tags,
+          }))
+        case "NewGuest": {
+          const node = ref.node ?? placeFor
+          return Effect.succeed({
+            kind: "NewGuest",
+            type: ref.type,
+            vmid: ref.vmid,
+            ...(node === undefined ? {} : { node }),
+          })
+        }
+        case "Storage":
+          return Effect.succeed({
+            kind: "Storage",
+            storage: ref.storage,
+            ...(ref.node === undefined ? {} : { node: ref.node }),
+          })
+        case "Pool":
+          return Effect.succeed({ kind: "Pool", pool: ref.pool })
+        case "Access":
+          return Effect.succeed({ kind: "Access", path: ref.path })
+        case "Task": {
+          const node = upidNode(ref.upid)
+          const vmid = upidGuestId(ref.upid)
+          const base: Target = { kind: "Task", ...(node === undefined ? {} : { node }) }
+          if (vmid === undefined) return Effect.succeed(base)
+          // The guest of a task may be gone (a finished destroy); then the task is only its node's.
+          return registry.locateGuest(vmid, undefined, { fresh }).pipe(
+            Effect.map(
+              (guest): Target => ({
+                ...base,
+                type: guest.type,
+                vmid,
+                ...(guest.name === undefined ? {} : { name: guest.name }),
+                tags: guest.tags,
+              }),
+            ),
+            Effect.catchTag("GuestNotFound", () => Effect.succeed({ ...base, vmid })),
+          )
+        }
+      }
+    }
 
-    /** The target from validated input; guest name/tags looked up afresh for state-changing calls. */
-    const resolveTarget = (entry: CatalogEntry, input: Readonly<Record<string, unknown>>) =>
+    const resolveTargets = (tool: ToolInfo, refs: ReadonlyArray<TargetRef>) =>
       Effect.gen(function* () {
-        const tool = entry.tool
-        const type: GuestType | undefined =
-          tool.category === "qemu" || tool.category === "lxc"
-            ? tool.category
-            : input.guest_type === "qemu" || input.guest_type === "lxc"
-              ? input.guest_type
-              : undefined
-        const upid = typeof input.upid === "string" ? input.upid : undefined
-        // A task's UPID names its node and, for guest tasks, the guest's vmid.
-        const upidId =
-          upid === undefined ? undefined : /^UPID:[^:]+:[^:]+:[^:]+:[^:]+:[^:]+:(\d+):/.exec(upid)?.[1]
-        const vmid =
-          typeof input.vmid === "number" ? input.vmid : upidId === undefined ? undefined : Number(upidId)
-        const node =
-          typeof input.node === "string" ? input.node : upid === undefined ? undefined : upidNode(upid)
-        const storage = typeof input.storage === "string" ? input.storage : undefined
-        let target: Target = {
-          ...(node === undefined ? {} : { node }),
-          ...(type === undefined ? {} : { type }),
-          ...(vmid === undefined ? {} : { vmid }),
-          ...(storage === undefined ? {} : { storage }),
-        }
-        if (vmid !== undefined && (type !== undefined || upidId !== undefined)) {
-          // Protection is decided on current tags: a state-changing call reads them fresh.
-          const fresh = isStateChanging(tool) && settings.protectedTags.size > 0
-          const guest = yield* registry
-            .locateGuest(vmid, type, { fresh })
-            .pipe(
-              Effect.catchTag("GuestNotFound", (e) =>
-                upidId !== undefined ? Effect.succeed(undefined) : Effect.fail(e),
-              ),
-            )
-          if (guest !== undefined) {
-            target = {
-              ...target,
-              node: node ?? guest.node,
-              type: guest.type,
-              ...(guest.name === undefined ? {} : { name: guest.name }),
-              tags: guest.tags,
-            }
-          }
-        }
-        return target
+        const targets: Array<Target> = []
+        for (const ref of refs) targets.push(yield* resolveOne(tool, ref, targets[0]?.node))
+        return targets
       })
 
     const checkResources = (principal: Principal, target: Target): Effect.Effect<void, Forbidden> => {
-      const path = targetPath(target)
+      const path = resourcePath(target)
       if (principal.resources === undefined || path === "/") return Effect.void
       return principal.resources.some((glob) => globMatches(glob, path))
         ? Effect.void
@@ -222,7 +227,7 @@ export const make = (settings: PolicySettings) =>
           )
     }
 
-    const checkProtected = (tool: ToolDeclaration, target: Target): Effect.Effect<void, ProtectedGuest> => {
+    const checkProtected = (tool: ToolInfo, target: Target): Effect.Effect<void, ProtectedGuest> => {
       if (!isStateChanging(tool) || target.vmid === undefined) return Effect.void
       const vmid = target.vmid
       if (settings.protectedVmids.some((r) => vmid >= r.from && vmid <= r.to)) {
@@ -234,7 +239,7 @@ export const make = (settings: PolicySettings) =>
         : Effect.fail(new ProtectedGuest({ rule: "PVE_PROTECTED_TAGS", vmid, tag }))
     }
 
-    const confirm = (request: AuthorizeRequest, target: Target) =>
+    const confirm = (request: AuthorizeRequest, target: Target | undefined) =>
       Effect.gen(function* () {
         const tool = request.entry.tool
         if (!tool.confirm) return
@@ -244,7 +249,7 @@ export const make = (settings: PolicySettings) =>
           settings.confirmMode === "elicit" ||
           (settings.confirmMode === "auto" && request.elicit !== undefined)
         if (!useElicitation) {
-          if (request.input.confirm === true) return
+          if (request.confirmArgument === true) return
           return yield* new ConfirmationRequired({
             message: `${what} changes the state of the cluster and needs confirmation.`,
             hint: "Check the target and impact, then call again with confirm: true.",
@@ -274,12 +279,13 @@ export const make = (settings: PolicySettings) =>
             message: `${request.entry.name} is not available (${hidden})`,
           })
         }
-        yield* checkResources(request.principal, request.target)
-        yield* checkProtected(request.entry.tool, request.target)
-        yield* confirm(request, request.target)
+        for (const target of request.targets) yield* checkResources(request.principal, target)
+        // A protected guest is protected as the target and as a source (a clone's, a backup's).
+        for (const target of request.targets) yield* checkProtected(request.entry.tool, target)
+        yield* confirm(request, request.targets[0])
       })
 
-    return Policy.of({ settings, hiddenBy, exposed, resolveTarget, authorize })
+    return Policy.of({ settings, hiddenBy, resolveTargets, authorize })
   })
 
 export const layer = (settings: PolicySettings) => Layer.effect(Policy, make(settings))

@@ -15,7 +15,7 @@ import {
   VMID_MAX,
   VMID_MIN,
 } from "../domain/ids.js"
-import { resolveList } from "./names.js"
+import type { ToolNames } from "./names.js"
 
 export const ConfirmModes = ["auto", "argument", "elicit"] as const
 export type ConfirmMode = (typeof ConfirmModes)[number]
@@ -52,11 +52,11 @@ export const DEFAULT_POLICY: PolicySettings = {
   confirmMode: "auto",
 }
 
-const nameList = (variable: string) =>
+const nameList = (names: ToolNames, variable: string) =>
   optionalString(variable).pipe(
     Config.mapOrFail((raw) => {
       if (raw === undefined) return Either.right(undefined)
-      return Either.mapLeft(resolveList(variable, raw), (message) =>
+      return Either.mapLeft(names.resolveList(variable, raw), (message) =>
         invalid(variable, message.replace(`${variable}: `, "")),
       )
     }),
@@ -121,41 +121,43 @@ const protectedTagsConfig = optionalString("PVE_PROTECTED_TAGS").pipe(
   ),
 )
 
-export const policyConfig: Config.Config<PolicySettings> = Config.all({
-  tier: oneOf("PVE_ACCESS_TIER", Tiers, "read-only"),
-  moduleMode: oneOf("PVE_MODULE_MODE", Modules, "core"),
-  categories: categoriesConfig,
-  whitelist: nameList("PVE_TOOL_WHITELIST"),
-  blacklist: nameList("PVE_TOOL_BLACKLIST"),
-  allowed: nameList("ALLOWED_OPERATIONS"),
-  denied: nameList("DENIED_OPERATIONS"),
-  protectedVmids: protectedVmidsConfig,
-  protectedTags: protectedTagsConfig,
-  confirmMode: oneOf("PVE_CONFIRM_MODE", ConfirmModes, "auto"),
-}).pipe(
-  Config.map(
-    ({
-      allowed,
-      blacklist,
-      categories,
-      confirmMode,
-      denied,
-      moduleMode,
-      protectedTags,
-      protectedVmids,
-      tier,
-      whitelist,
-    }) => ({
-      tier,
-      moduleMode,
-      ...(categories === undefined ? {} : { categories }),
-      ...(whitelist === undefined ? {} : { whitelist }),
-      blacklist: blacklist ?? new Set(),
-      ...(allowed === undefined ? {} : { allowed }),
-      denied: denied ?? new Set(),
-      protectedVmids,
-      protectedTags,
-      confirmMode,
-    }),
-  ),
-)
+/** The policy settings; tool names in the lists are resolved against `names` (see `makeToolNames`). */
+export const policyConfig = (names: ToolNames): Config.Config<PolicySettings> =>
+  Config.all({
+    tier: oneOf("PVE_ACCESS_TIER", Tiers, "read-only"),
+    moduleMode: oneOf("PVE_MODULE_MODE", Modules, "core"),
+    categories: categoriesConfig,
+    whitelist: nameList(names, "PVE_TOOL_WHITELIST"),
+    blacklist: nameList(names, "PVE_TOOL_BLACKLIST"),
+    allowed: nameList(names, "ALLOWED_OPERATIONS"),
+    denied: nameList(names, "DENIED_OPERATIONS"),
+    protectedVmids: protectedVmidsConfig,
+    protectedTags: protectedTagsConfig,
+    confirmMode: oneOf("PVE_CONFIRM_MODE", ConfirmModes, "auto"),
+  }).pipe(
+    Config.map(
+      ({
+        allowed,
+        blacklist,
+        categories,
+        confirmMode,
+        denied,
+        moduleMode,
+        protectedTags,
+        protectedVmids,
+        tier,
+        whitelist,
+      }) => ({
+        tier,
+        moduleMode,
+        ...(categories === undefined ? {} : { categories }),
+        ...(whitelist === undefined ? {} : { whitelist }),
+        blacklist: blacklist ?? new Set(),
+        ...(allowed === undefined ? {} : { allowed }),
+        denied: denied ?? new Set(),
+        protectedVmids,
+        protectedTags,
+        confirmMode,
+      }),
+    ),
+  )

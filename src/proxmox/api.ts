@@ -10,13 +10,14 @@
  */
 import type { IncomingMessage } from "node:http"
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Context, Duration, Effect, Either, Fiber, FiberRef, Layer, Redacted, Schedule } from "effect"
-import type { UpstreamCall } from "../audit/port.js"
+import { Context, Duration, Effect, Either, Fiber, Layer, Redacted, Schedule } from "effect"
+import { UpstreamLog } from "../audit/upstream.js"
 import type { ProxmoxConfig, ProxmoxEndpoint } from "../config/proxmox.js"
 import { type InvalidInput, OutcomeUnknown, ProxmoxError, type ProxmoxErrorCode } from "../domain/errors.js"
+import type { HttpMethod } from "../domain/tool.js"
 import { buildPath, type PathParams } from "./path.js"
 
-export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE"
+export type { HttpMethod } from "../domain/tool.js"
 
 export type ParamValue = string | number | boolean | ReadonlyArray<string> | undefined
 
@@ -31,15 +32,6 @@ export interface ApiRequest {
 }
 
 export type ApiError = ProxmoxError | OutcomeUnknown | InvalidInput
-
-/**
- * Where the requests of the current call are collected. The tool pipeline sets a fresh array
- * per call (child fibers share it); outside a call it is undefined and nothing is collected.
- */
-export const currentUpstreamCalls = FiberRef.unsafeMake<Array<UpstreamCall> | undefined>(undefined)
-
-const recordUpstream = (call: UpstreamCall) =>
-  Effect.flatMap(FiberRef.get(currentUpstreamCalls), (calls) => Effect.sync(() => void calls?.push(call)))
 
 /** PVE's success envelope: `data`, plus `total` on paged lists (task list, task log). */
 export interface ApiEnvelope {
@@ -214,6 +206,7 @@ const statusMessageOf = (response: HttpClientResponse.HttpClientResponse): strin
 export const make = (config: ProxmoxConfig) =>
   Effect.gen(function* () {
     const client = yield* HttpClient.HttpClient
+    const upstream = yield* UpstreamLog
     // The endpoint that answered last is tried first for requests not bound to a node.
     let preferred = 0
 
@@ -334,7 +327,7 @@ export const make = (config: ProxmoxConfig) =>
                 }),
         }),
         Effect.onExit(() =>
-          recordUpstream({
+          upstream.record({
             node: endpoint.name,
             method: request.method,
             path,

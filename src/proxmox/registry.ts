@@ -7,9 +7,8 @@
  */
 import { Context, type Duration, Effect, Layer } from "effect"
 import { GuestNotFound, UnknownNode } from "../domain/errors.js"
+import type { GuestType } from "../domain/ids.js"
 import { type ApiError, ProxmoxApi } from "./api.js"
-
-export type GuestType = "qemu" | "lxc"
 
 export interface NodeSummary {
   readonly node: string

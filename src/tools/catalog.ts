@@ -1,26 +1,38 @@
 /**
- * The catalog: every tool declaration and every alias. Listing, policy, the `tools` CLI and the
- * docs all read from here.
+ * The catalog: every tool and every alias, as a service. Listing, the policy's name lists, the
+ * `tools` CLI and the docs read from it; the MCP adapter looks calls up in it. Embedders can
+ * provide a catalog of their own (`make`), e.g. with extra tools.
  */
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
+import type { NamedTool } from "../domain/tool.js"
 import { clusterTools } from "./cluster.js"
 import { lxcTools } from "./lxc.js"
 import { nodeTools } from "./nodes.js"
 import { qemuTools } from "./qemu.js"
 import { storageTools } from "./storage.js"
 import { taskTools } from "./tasks.js"
-import type { AliasDeclaration, ToolDeclaration } from "./tool.js"
+import type { Tool } from "./tool.js"
 
-export const tools: ReadonlyArray<ToolDeclaration> = [
+/** The built-in tools, typed: `Tool.Requirements<BuiltinTool>` is what running them needs. */
+export const builtinTools = [
   ...nodeTools,
   ...clusterTools,
   ...qemuTools,
   ...lxcTools,
   ...taskTools,
   ...storageTools,
-]
+] as const
 
-/** NANDI's camelCase aliases: listed as deprecated, always judged as their canonical tool. */
-export const aliases: ReadonlyArray<AliasDeclaration> = [
+export type BuiltinTool = (typeof builtinTools)[number]
+
+export interface AliasDeclaration {
+  readonly name: string
+  readonly aliasFor: string
+}
+
+/** NANDI's camelCase aliases: callable always, listed only with PVE_LIST_ALIASES=true. */
+export const builtinAliases: ReadonlyArray<AliasDeclaration> = [
   { name: "listNodes", aliasFor: "pve_list_nodes" },
   { name: "getNodeStatus", aliasFor: "pve_get_node_status" },
   { name: "getVMStatus", aliasFor: "pve_get_qemu_status" },
@@ -31,22 +43,38 @@ export const aliases: ReadonlyArray<AliasDeclaration> = [
   { name: "stopContainer", aliasFor: "pve_stop_lxc_container" },
 ]
 
-export interface CatalogEntry {
-  /** The name the client used. */
-  readonly name: string
-  readonly tool: ToolDeclaration
-  readonly aliasFor?: string
+export type CatalogEntry = NamedTool<Tool.Any>
+
+export interface CatalogService {
+  /** Every name, canonical tools first (in declaration order), then aliases. */
+  readonly entries: ReadonlyArray<CatalogEntry>
+  readonly lookup: (name: string) => CatalogEntry | undefined
 }
 
-const byName = new Map<string, CatalogEntry>()
-for (const tool of tools) byName.set(tool.name, { name: tool.name, tool })
-for (const alias of aliases) {
-  const target = byName.get(alias.aliasFor)
-  if (target === undefined) throw new Error(`alias ${alias.name} names unknown tool ${alias.aliasFor}`)
-  byName.set(alias.name, { name: alias.name, tool: target.tool, aliasFor: alias.aliasFor })
+export class Catalog extends Context.Tag("proxmox-mcp/Catalog")<Catalog, CatalogService>() {}
+
+/** A catalog of these tools and aliases; a duplicate name or an alias of nothing is a defect. */
+export const make = (
+  tools: ReadonlyArray<Tool.Any>,
+  aliases: ReadonlyArray<AliasDeclaration>,
+): CatalogService => {
+  const byName = new Map<string, CatalogEntry>()
+  const add = (entry: CatalogEntry) => {
+    if (byName.has(entry.name)) throw new Error(`catalog: the name ${entry.name} is declared twice`)
+    byName.set(entry.name, entry)
+  }
+  for (const tool of tools) add({ name: tool.name, tool })
+  for (const alias of aliases) {
+    const target = byName.get(alias.aliasFor)
+    if (target === undefined || target.aliasFor !== undefined)
+      throw new Error(`catalog: alias ${alias.name} names no tool (${alias.aliasFor})`)
+    add({ name: alias.name, tool: target.tool, aliasFor: alias.aliasFor })
+  }
+  const entries = [...byName.values()]
+  return Catalog.of({ entries, lookup: (name) => byName.get(name) })
 }
 
-/** Every name, canonical tools first, then aliases. */
-export const entries: ReadonlyArray<CatalogEntry> = [...byName.values()]
+/** The built-in catalog, as a value (CLI, docs) and as a layer. */
+export const builtin: CatalogService = make(builtinTools, builtinAliases)
 
-export const lookup = (name: string): CatalogEntry | undefined => byName.get(name)
+export const layer: Layer.Layer<Catalog> = Layer.succeed(Catalog, builtin)

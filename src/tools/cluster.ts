@@ -1,67 +1,50 @@
-import { Effect, Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { IntegerInput, VMID_MAX, VMID_MIN } from "../domain/ids.js"
-import { asArray, limitField, offsetField, page, pve } from "./common.js"
-import { defineTool } from "./tool.js"
+import { asArray, page, pagingFields } from "./common.js"
+import * as Endpoint from "./endpoint.js"
+import * as Tool from "./tool.js"
 
 export const clusterTools = [
-  defineTool({
+  Tool.request({
     name: "pve_get_cluster_status",
     title: "Get cluster status",
     description:
-      "Cluster membership and quorum: one 'cluster' entry (name, quorate, version, node count) and one entry per node (online, local, ip). Check quorate before planning writes.",
+      "Quorum and membership: a 'cluster' entry (name, quorate, nodes) and one per node (online, ip). Check quorate before writes.",
     category: "cluster",
     tier: "read-only",
-    destructive: false,
-    confirm: false,
+    endpoint: Endpoint.get("/cluster/status"),
     input: {},
-    endpoints: [{ method: "GET", path: "/cluster/status" }],
-    run: () => Effect.map(pve({ method: "GET", path: "/cluster/status" }), (data) => ({ data })),
   }),
-  defineTool({
+  Tool.request({
     name: "pve_list_cluster_resources",
     title: "List cluster resources",
     description:
-      "Every resource of the cluster in one list: VMs and containers (vmid, name, node, status, CPU, memory, tags), nodes, storages, pools. The best overview and the way to find which node holds a guest.",
+      "Every guest, node, storage and pool (vmid, name, node, status, CPU, memory, tags): the best overview.",
     category: "cluster",
     tier: "read-only",
-    destructive: false,
-    confirm: false,
+    endpoint: Endpoint.get("/cluster/resources"),
     input: {
       type: Schema.optional(
         Schema.Literal("vm", "storage", "node", "sdn").annotations({
-          description: "Only resources of this type (vm = VMs and containers)",
+          description: "Only this type (vm: guests)",
         }),
       ),
-      limit: limitField("Return at most this many entries."),
-      offset: offsetField,
+      ...pagingFields,
     },
-    endpoints: [{ method: "GET", path: "/cluster/resources" }],
-    run: (input) =>
-      Effect.map(
-        pve({ method: "GET", path: "/cluster/resources", params: { type: input.type } }),
-        (data) => ({
-          data: page(asArray(data), input),
-        }),
-      ),
+    result: (data, input) => page(asArray(data), input),
   }),
-  defineTool({
+  Tool.request({
     name: "pve_get_next_vmid",
     title: "Get next free VMID",
-    description:
-      "The next free guest id of the cluster, for creating or cloning a guest. With vmid: checks that this id is free (fails with PROXMOX_REQUEST_REJECTED if it is taken).",
+    description: "The next free guest id. With vmid: checks it is free (PROXMOX_REQUEST_REJECTED if taken).",
     category: "cluster",
     tier: "read-only",
-    destructive: false,
-    confirm: false,
+    endpoint: Endpoint.get("/cluster/nextid"),
     input: {
       vmid: Schema.optional(
-        IntegerInput({ minimum: VMID_MIN, maximum: VMID_MAX, description: "Check whether this id is free" }),
+        IntegerInput({ minimum: VMID_MIN, maximum: VMID_MAX, description: "Check this id" }),
       ),
     },
-    endpoints: [{ method: "GET", path: "/cluster/nextid" }],
-    run: (input) =>
-      Effect.map(pve({ method: "GET", path: "/cluster/nextid", params: { vmid: input.vmid } }), (data) => ({
-        data: { vmid: Number(data) },
-      })),
+    result: (data) => ({ vmid: Number(data) }),
   }),
 ]

@@ -6,7 +6,7 @@ import { Effect } from "effect"
 import { TaskWaitFailed } from "../domain/errors.js"
 import { upidNode } from "../domain/ids.js"
 import { Tasks } from "../proxmox/tasks.js"
-import { ToolCall } from "./tool.js"
+import { ToolCall } from "./call.js"
 
 export const followToEnd = (upid: string, timeoutSeconds: number) =>
   Effect.gen(function* () {

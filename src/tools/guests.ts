@@ -2,158 +2,120 @@
  * QEMU VMs and LXC containers share most of their API shape; these factories declare the
  * per-type tools once (status, config, list, and the lifecycle actions).
  */
-import { Effect, Schema } from "effect"
-import { IntegerInput, type Tier } from "../domain/ids.js"
-import type { GuestType } from "../proxmox/registry.js"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { type GuestType, IntegerInput, type Tier } from "../domain/ids.js"
+import { TargetRef } from "../domain/target.js"
 import { NodeRegistry } from "../proxmox/registry.js"
 import {
   asArray,
-  limitField,
   nodeField,
-  offsetField,
-  onGuestNode,
   optionalGuestNode,
   page,
-  pve,
-  requireNode,
+  pagingFields,
+  type Row,
+  sortBy,
   vmidField,
 } from "./common.js"
-import { defineTool, type ToolDeclaration } from "./tool.js"
+import * as Endpoint from "./endpoint.js"
+import * as Tool from "./tool.js"
 
 const noun = (type: GuestType) => (type === "qemu" ? "VM" : "container")
 const nouns = (type: GuestType) => (type === "qemu" ? "VMs" : "containers")
 
-export const guestStatusTool = (type: GuestType, name: string) =>
-  defineTool({
+const statusEndpoint = (type: GuestType) => Endpoint.get(`/nodes/{node}/${type}/{vmid}/status/current`)
+const listEndpoint = (type: GuestType) => Endpoint.get(`/nodes/{node}/${type}`)
+
+export const guestStatusTool = <const Name extends string>(type: GuestType, name: Name) =>
+  Tool.request({
     name,
     title: `Get ${noun(type)} status`,
-    description: `Current runtime status of one ${type === "qemu" ? "QEMU VM" : "LXC container"}: status (running/stopped${type === "qemu" ? "/paused via qmpstatus" : ""}), uptime, CPU, memory, disk and network counters, lock, HA state. Use before acting on a guest.`,
+    description: `A ${noun(type)}'s runtime state: status${type === "qemu" ? " (paused: qmpstatus)" : ""}, uptime, CPU, memory, disk and network counters, lock, HA.`,
     category: type,
     tier: "read-only",
-    destructive: false,
-    confirm: false,
+    endpoint: statusEndpoint(type),
     input: { node: optionalGuestNode, vmid: vmidField },
-    endpoints: [{ method: "GET", path: `/nodes/{node}/${type}/{vmid}/status/current` }],
-    run: (input) =>
-      onGuestNode(input, type, (node) =>
-        Effect.map(
-          pve({
-            method: "GET",
-            path: `/nodes/{node}/${type}/{vmid}/status/current`,
-            pathParams: { node, vmid: input.vmid },
-          }),
-          (data) => ({ data, node }),
-        ),
-      ),
   })
 
-export const guestConfigTool = (type: GuestType, name: string) =>
-  defineTool({
+export const guestConfigTool = <const Name extends string>(type: GuestType, name: Name) =>
+  Tool.request({
     name,
     title: `Get ${noun(type)} configuration`,
-    description: `Configuration of one ${noun(type)} (${type === "qemu" ? "cores, memory, disks, network, boot order, cloud-init" : "cores, memory, rootfs, mount points, network"}, tags, digest). Secrets such as cipassword are redacted (as in every tool result).`,
+    description: `A ${noun(type)}'s configuration (${type === "qemu" ? "cores, memory, disks, network, boot, cloud-init" : "cores, memory, rootfs, mounts, network"}, tags), secrets redacted.`,
     category: type,
     tier: "read-only",
-    destructive: false,
-    confirm: false,
+    endpoint: Endpoint.get(`/nodes/{node}/${type}/{vmid}/config`),
     input: {
       node: optionalGuestNode,
       vmid: vmidField,
       current: Schema.optional(
-        Schema.Boolean.annotations({
-          description: "true: the running values instead of the pending configuration",
-        }),
+        Schema.Boolean.annotations({ description: "true: running values, not pending ones" }),
       ),
     },
-    endpoints: [{ method: "GET", path: `/nodes/{node}/${type}/{vmid}/config` }],
-    run: (input) =>
-      onGuestNode(input, type, (node) =>
-        Effect.map(
-          pve({
-            method: "GET",
-            path: `/nodes/{node}/${type}/{vmid}/config`,
-            pathParams: { node, vmid: input.vmid },
-            params: { current: input.current },
-          }),
-          (data) => ({ data, node }),
-        ),
-      ),
   })
 
-const sortByVmid = (items: ReadonlyArray<Record<string, unknown>>) =>
-  [...items].sort((a, b) => Number(a.vmid) - Number(b.vmid))
+const byVmid = sortBy("vmid")
 
-export const guestListTool = (type: GuestType, name: string) =>
-  defineTool({
+export const guestListTool = <const Name extends string>(type: GuestType, name: Name) =>
+  Tool.request({
     name,
     title: `List ${nouns(type)} on a node`,
-    description: `All ${type === "qemu" ? "QEMU VMs" : "LXC containers"} on one node with vmid, name, status, CPU, memory, disk, uptime and tags, sorted by vmid. For the whole cluster use pve_list_cluster_resources.`,
+    description: `One node's ${nouns(type)} (vmid, name, status, CPU, memory, disk, uptime, tags). Whole cluster: pve_list_cluster_resources.`,
     category: type,
     tier: "read-only",
-    destructive: false,
-    confirm: false,
-    input: {
-      node: nodeField,
-      limit: limitField("Return at most this many entries."),
-      offset: offsetField,
-    },
-    endpoints: [{ method: "GET", path: `/nodes/{node}/${type}` }],
-    run: (input) =>
-      Effect.gen(function* () {
-        const node = yield* requireNode(input.node)
-        const data = yield* pve({ method: "GET", path: `/nodes/{node}/${type}`, pathParams: { node } })
-        return { data: page(sortByVmid(asArray(data)), input), node }
-      }),
+    endpoint: listEndpoint(type),
+    input: { node: nodeField, ...pagingFields },
+    result: (data, input) => page(byVmid(asArray(data)), input),
   })
 
 /** NANDI's legacy list: one node, or every node concurrently when `node` is omitted. */
-export const legacyGuestListTool = (type: GuestType, name: string) =>
-  defineTool({
+export const legacyGuestListTool = <const Name extends string>(type: GuestType, name: Name) => {
+  const nodes = Endpoint.get("/nodes")
+  const list = listEndpoint(type)
+  return Tool.make({
     name,
     title: `List ${nouns(type)} (legacy)`,
-    description: `Legacy NANDI tool: lists ${nouns(type)} on one node, or on every node when node is omitted (each entry has its node). A node that does not answer is reported in meta.warnings. Prefer pve_list_${type === "qemu" ? "qemu_vms" : "lxc_containers"} or pve_list_cluster_resources.`,
+    description: `Legacy NANDI tool: ${nouns(type)} on one node, or on every node when node is omitted (each entry has its node; a node that does not answer is in meta.warnings). Prefer pve_list_${type === "qemu" ? "qemu_vms" : "lxc_containers"}.`,
     category: type,
     tier: "read-only",
-    destructive: false,
-    confirm: false,
     deprecated: true,
     input: {
       node: Schema.optional(nodeField.annotations({ description: "Only this node; omit for all nodes." })),
-      limit: limitField("Return at most this many entries."),
-      offset: offsetField,
+      ...pagingFields,
     },
-    endpoints: [
-      { method: "GET", path: "/nodes" },
-      { method: "GET", path: `/nodes/{node}/${type}` },
+    endpoints: [nodes, list],
+    targets: (input) => [
+      input.node === undefined ? TargetRef.Cluster() : TargetRef.Node({ node: input.node }),
     ],
     run: (input) =>
       Effect.gen(function* () {
         const registry = yield* NodeRegistry
-        const nodes =
+        const names =
           input.node === undefined
             ? (yield* registry.nodes).map((n) => n.node)
             : [yield* registry.requireNode(input.node)]
         const perNode = yield* Effect.forEach(
-          nodes,
+          names,
           (node) =>
-            pve({ method: "GET", path: `/nodes/{node}/${type}`, pathParams: { node } }).pipe(
-              Effect.map((data) => ({ node, guests: asArray(data).map((g) => ({ ...g, node })) })),
+            list.call({ node }).pipe(
+              Effect.map((data) => asArray(data).map((guest): Row => ({ ...guest, node }))),
               Effect.either,
             ),
           { concurrency: "unbounded" },
         )
         const warnings: Array<string> = []
-        const guests: Array<Record<string, unknown>> = []
+        const guests: Array<Row> = []
         perNode.forEach((result, i) => {
-          if (result._tag === "Right") guests.push(...result.right.guests)
-          else warnings.push(`node ${nodes[i]} did not answer: ${result.left.message}`)
+          if (result._tag === "Right") guests.push(...result.right)
+          else warnings.push(`node ${names[i]} did not answer: ${result.left.message}`)
         })
         // A single node that fails is an error, not an empty list.
-        if (input.node !== undefined && perNode[0]?._tag === "Left")
-          return yield* Effect.fail(perNode[0].left)
-        return { data: page(sortByVmid(guests), input), warnings }
+        const single = perNode[0]
+        if (input.node !== undefined && single?._tag === "Left") return yield* Effect.fail(single.left)
+        return { data: page(byVmid(guests), input), warnings }
       }),
   })
+}
 
 type Action = "start" | "stop" | "shutdown" | "reboot" | "reset" | "suspend" | "resume"
 
@@ -165,7 +127,6 @@ interface ActionSpec {
   readonly impact?: string
   /** The guest is already where the action would bring it: nothing is sent. */
   readonly alreadyIn?: (status: Record<string, unknown>) => boolean
-  readonly extraInput?: Record<string, Schema.optional<Schema.Schema.Any>>
 }
 
 const isRunning = (s: Record<string, unknown>) => s.status === "running" && s.qmpstatus !== "paused"
@@ -175,14 +136,14 @@ const actions = (type: GuestType): Record<Action, ActionSpec> => ({
     title: `Start ${noun(type)}`,
     tier: "read-execute",
     confirm: false,
-    description: `Starts a stopped ${noun(type)}. Returns the task UPID, or with wait: true the task's exit status and log tail. A guest that is already running is reported with alreadyInState: true and nothing is sent.`,
+    description: `Starts a stopped ${noun(type)}. Already running: alreadyInState: true, nothing sent.`,
     alreadyIn: (s) => s.status === "running",
   },
   stop: {
     title: `Stop ${noun(type)} (hard)`,
     tier: "read-execute",
     confirm: true,
-    description: `Stops a ${noun(type)} immediately, like pulling the power (use the shutdown tool for a clean shutdown). Needs confirmation.`,
+    description: `Powers a ${noun(type)} off at once, like pulling the plug; for a clean stop use shutdown.`,
     impact: `The ${noun(type)} is powered off at once; unsaved data inside it is lost and its services go down.`,
     alreadyIn: (s) => s.status === "stopped",
   },
@@ -190,39 +151,29 @@ const actions = (type: GuestType): Record<Action, ActionSpec> => ({
     title: `Shut down ${noun(type)}`,
     tier: "read-execute",
     confirm: true,
-    description: `Asks the ${noun(type)} to shut down cleanly (${type === "qemu" ? "ACPI or guest agent" : "init system"}); optionally force-stops it after timeout seconds. Needs confirmation.`,
+    description: `Shuts a ${noun(type)} down cleanly (${type === "qemu" ? "ACPI or guest agent" : "init system"}); forceStop hard-stops it after timeout.`,
     impact: `The ${noun(type)} shuts down and its services become unavailable.`,
     alreadyIn: (s) => s.status === "stopped",
-    extraInput: {
-      timeout: Schema.optional(
-        IntegerInput({ minimum: 0, maximum: 86_400, description: "Seconds to wait for the clean shutdown" }),
-      ),
-      forceStop: Schema.optional(
-        Schema.Boolean.annotations({
-          description: "Hard-stop the guest if it has not shut down after timeout",
-        }),
-      ),
-    },
   },
   reboot: {
     title: `Reboot ${noun(type)}`,
     tier: "read-execute",
     confirm: true,
-    description: `Reboots a running ${noun(type)} cleanly (shutdown, then start). Needs confirmation.`,
+    description: `Reboots a running ${noun(type)} cleanly (shutdown, then start).`,
     impact: `The ${noun(type)} restarts; its services are briefly unavailable.`,
   },
   reset: {
     title: "Reset VM (hard)",
     tier: "read-execute",
     confirm: true,
-    description: "Hard-resets a running VM, like pressing the reset button. Needs confirmation.",
+    description: "Hard-resets a running VM, like pressing its reset button.",
     impact: "The VM restarts at once without a clean shutdown; unsaved data inside it is lost.",
   },
   suspend: {
     title: `Suspend ${noun(type)}`,
     tier: "read-execute",
     confirm: true,
-    description: `Pauses a running ${noun(type)} (${type === "qemu" ? "execution is frozen in memory" : "processes are frozen"}); resume it with the resume tool. Needs confirmation.`,
+    description: `Freezes a running ${noun(type)} in memory until resumed.`,
     impact: `The ${noun(type)} stops responding until it is resumed.`,
     ...(type === "qemu" ? { alreadyIn: (s: Record<string, unknown>) => s.qmpstatus === "paused" } : {}),
   },
@@ -235,11 +186,50 @@ const actions = (type: GuestType): Record<Action, ActionSpec> => ({
   },
 })
 
-export const guestActionTool = (type: GuestType, action: Action, name: string): ToolDeclaration => {
+/** The guest's state after a lifecycle task: `paused` for a suspended VM, else PVE's status. */
+const guestStatusOf = (status: unknown): string | undefined => {
+  if (typeof status !== "object" || status === null) return undefined
+  const { status: state, qmpstatus } = status as Row
+  if (qmpstatus === "paused") return "paused"
+  return typeof state === "string" ? state : undefined
+}
+
+const guestInput = { node: optionalGuestNode, vmid: vmidField }
+
+/** A lifecycle call on a guest already in the state it asks for: nothing was sent. */
+export interface AlreadyInState {
+  readonly alreadyInState: true
+  readonly node: string
+  readonly vmid: number
+  readonly status: unknown
+  readonly qmpstatus: unknown
+}
+
+const output = (
+  data: AlreadyInState | Tool.TaskStarted,
+  node: string,
+  upid?: string,
+): Tool.ToolOutput<AlreadyInState | Tool.TaskStarted> => ({
+  data,
+  node,
+  ...(upid === undefined ? {} : { upid }),
+})
+
+const guestInputKeys: ReadonlySet<string> = new Set(Object.keys(guestInput))
+
+const shutdownInput = {
+  ...guestInput,
+  timeout: Schema.optional(IntegerInput({ minimum: 0, maximum: 86_400, description: "Seconds to wait" })),
+  forceStop: Schema.optional(Schema.Boolean.annotations({ description: "Hard-stop after timeout" })),
+}
+
+export const guestActionTool = <const Name extends string>(type: GuestType, action: Action, name: Name) => {
   const spec = actions(type)[action]
-  const path = `/nodes/{node}/${type}/{vmid}/status/${action}`
-  const statusPath = `/nodes/{node}/${type}/{vmid}/status/current`
-  return defineTool({
+  const status = statusEndpoint(type)
+  const start = Endpoint.post(`/nodes/{node}/${type}/{vmid}/status/${action}`)
+  // Shutdown's own options go to PVE as they are; every action shares node and vmid.
+  const fields: typeof guestInput | typeof shutdownInput = action === "shutdown" ? shutdownInput : guestInput
+  return Tool.task({
     name,
     title: spec.title,
     description: spec.description,
@@ -247,47 +237,44 @@ export const guestActionTool = (type: GuestType, action: Action, name: string): 
     tier: spec.tier,
     destructive: true,
     confirm: spec.confirm,
-    idempotent: false,
-    startsTask: true,
     ...(spec.impact === undefined ? {} : { impact: spec.impact }),
-    input: { node: optionalGuestNode, vmid: vmidField, ...(spec.extraInput ?? {}) },
-    endpoints: [
-      { method: "GET", path: statusPath },
-      { method: "POST", path },
-    ],
-    run: (input) => {
-      const { node: _node, vmid, ...params } = input as Record<string, unknown> & { vmid: number }
-      return onGuestNode(input as { node?: string; vmid: number }, type, (node) =>
-        Effect.gen(function* () {
-          const alreadyIn = spec.alreadyIn
-          if (alreadyIn !== undefined) {
-            const status = (yield* pve({
-              method: "GET",
-              path: statusPath,
-              pathParams: { node, vmid },
-            })) as Record<string, unknown>
-            if (alreadyIn(status)) {
-              return {
-                data: {
+    input: fields,
+    endpoints: [status, start],
+    targets: (input) => [TargetRef.Guest({ vmid: input.vmid, type, node: input.node })],
+    run: (input) =>
+      Effect.flatMap(NodeRegistry, (registry) =>
+        registry.onGuestNode(input, type, (node) =>
+          Effect.gen(function* () {
+            const vmid = input.vmid
+            const alreadyIn = spec.alreadyIn
+            if (alreadyIn !== undefined) {
+              const current = yield* status.call({ node, vmid })
+              const row: Row = typeof current === "object" && current !== null ? { ...current } : {}
+              if (alreadyIn(row)) {
+                const data: AlreadyInState = {
                   alreadyInState: true,
                   node,
                   vmid,
-                  status: status.status,
-                  qmpstatus: status.qmpstatus,
-                },
-                node,
+                  status: row.status,
+                  qmpstatus: row.qmpstatus,
+                }
+                return output(data, node)
               }
             }
-          }
-          const upid = yield* pve({
-            method: "POST",
-            path,
-            pathParams: { node, vmid },
-            params: params as Record<string, boolean | number | undefined>,
-          })
-          return { data: { upid, node }, node, upid: String(upid) }
+            const upid = String(yield* start.send({ node, vmid }, Tool.paramsOf(input, guestInputKeys)))
+            return output({ upid, node }, node, upid)
+          }),
+        ),
+      ),
+    // The task's status is the task's; the guest's own state is read after it, so that
+    // "stopped" after a start can never be mistaken for the VM's state.
+    after: (input, task) =>
+      status.call({ node: task.node, vmid: input.vmid }).pipe(
+        Effect.map((current) => {
+          const guestStatus = guestStatusOf(current)
+          return guestStatus === undefined ? {} : { guestStatus }
         }),
-      )
-    },
+        Effect.orElseSucceed(() => ({})),
+      ),
   })
 }

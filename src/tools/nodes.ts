@@ -1,64 +1,34 @@
-import { Effect } from "effect"
-import { asArray, limitField, nodeField, offsetField, page, pve, requireNode } from "./common.js"
-import { defineTool } from "./tool.js"
+import { asArray, nodeField, page, pagingFields, sortBy } from "./common.js"
+import * as Endpoint from "./endpoint.js"
+import * as Tool from "./tool.js"
 
 export const nodeTools = [
-  defineTool({
+  Tool.request({
     name: "pve_list_nodes",
     title: "List cluster nodes",
-    description:
-      "All nodes of the cluster with status (online/offline), uptime, CPU, memory and disk usage and SSL fingerprint. Start here to learn node names.",
+    description: "All nodes: status, uptime, CPU, memory, disk, SSL fingerprint. Start here for node names.",
     category: "nodes",
     tier: "read-only",
-    destructive: false,
-    confirm: false,
-    input: { limit: limitField("Return at most this many nodes."), offset: offsetField },
-    endpoints: [{ method: "GET", path: "/nodes" }],
-    run: (input) =>
-      Effect.map(pve({ method: "GET", path: "/nodes" }), (data) => ({
-        data: page(
-          [...asArray(data)].sort((a, b) => String(a.node).localeCompare(String(b.node))),
-          input,
-        ),
-      })),
+    endpoint: Endpoint.get("/nodes"),
+    input: pagingFields,
+    result: (data, input) => page(sortBy("node")(asArray(data)), input),
   }),
-  defineTool({
+  Tool.request({
     name: "pve_get_node_status",
     title: "Get node status",
-    description:
-      "Detailed status of one node: CPU model and load, memory, swap, root filesystem, kernel and PVE version, uptime.",
+    description: "One node's CPU and load, memory, swap, root disk, kernel, PVE version, uptime.",
     category: "nodes",
     tier: "read-only",
-    destructive: false,
-    confirm: false,
+    endpoint: Endpoint.get("/nodes/{node}/status"),
     input: { node: nodeField },
-    endpoints: [{ method: "GET", path: "/nodes/{node}/status" }],
-    run: (input) =>
-      Effect.gen(function* () {
-        const node = yield* requireNode(input.node)
-        return {
-          data: yield* pve({ method: "GET", path: "/nodes/{node}/status", pathParams: { node } }),
-          node,
-        }
-      }),
   }),
-  defineTool({
+  Tool.request({
     name: "pve_get_node_version",
     title: "Get node PVE version",
-    description: "The Proxmox VE version, release and repository id running on one node.",
+    description: "The PVE version, release and repository id of one node.",
     category: "monitoring",
     tier: "read-only",
-    destructive: false,
-    confirm: false,
+    endpoint: Endpoint.get("/nodes/{node}/version"),
     input: { node: nodeField },
-    endpoints: [{ method: "GET", path: "/nodes/{node}/version" }],
-    run: (input) =>
-      Effect.gen(function* () {
-        const node = yield* requireNode(input.node)
-        return {
-          data: yield* pve({ method: "GET", path: "/nodes/{node}/version", pathParams: { node } }),
-          node,
-        }
-      }),
   }),
 ]

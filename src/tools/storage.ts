@@ -1,86 +1,53 @@
-import { Effect, Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { StorageId } from "../domain/ids.js"
-import { asArray, limitField, nodeField, offsetField, page, pve, requireNode } from "./common.js"
-import { defineTool } from "./tool.js"
+import { asArray, nodeField, page, pagingFields } from "./common.js"
+import * as Endpoint from "./endpoint.js"
+import * as Tool from "./tool.js"
 
 export const storageTools = [
-  defineTool({
+  Tool.request({
     name: "pve_list_storage",
     title: "List storage definitions",
     description:
-      "The cluster's storage definitions (id, type, content types, path or server, shared, nodes). For usage figures use pve_list_node_storage.",
+      "Storage definitions (id, type, content, path or server, shared, nodes); usage: pve_list_node_storage.",
     category: "storage",
     tier: "read-only",
-    destructive: false,
-    confirm: false,
+    endpoint: Endpoint.get("/storage"),
     input: {
       type: Schema.optional(
         Schema.String.pipe(Schema.pattern(/^[a-z0-9]+$/)).annotations({
-          description: "Only storages of this type (dir, lvmthin, nfs, zfspool, rbd, pbs, ...)",
+          description: "Only this type (dir, nfs, zfspool, ...)",
         }),
       ),
-      limit: limitField("Return at most this many entries."),
-      offset: offsetField,
+      ...pagingFields,
     },
-    endpoints: [{ method: "GET", path: "/storage" }],
-    run: (input) =>
-      Effect.map(pve({ method: "GET", path: "/storage", params: { type: input.type } }), (data) => ({
-        data: page(asArray(data), input),
-      })),
+    result: (data, input) => page(asArray(data), input),
   }),
-  defineTool({
+  Tool.request({
     name: "pve_list_node_storage",
     title: "List storage on a node",
-    description:
-      "The storages available on one node with status and usage (total, used, avail bytes, active, enabled, content types).",
+    description: "One node's storages with usage (total, used, avail bytes) and state.",
     category: "storage",
     tier: "read-only",
-    destructive: false,
-    confirm: false,
+    endpoint: Endpoint.get("/nodes/{node}/storage"),
     input: {
       node: nodeField,
       content: Schema.optional(
         Schema.String.pipe(Schema.pattern(/^[a-z]+(,[a-z]+)*$/)).annotations({
-          description:
-            "Only storages that hold this content type (images, rootdir, iso, vztmpl, backup, snippets)",
+          description: "Only with this content (iso, backup, ...)",
         }),
       ),
-      limit: limitField("Return at most this many entries."),
-      offset: offsetField,
+      ...pagingFields,
     },
-    endpoints: [{ method: "GET", path: "/nodes/{node}/storage" }],
-    run: (input) =>
-      Effect.gen(function* () {
-        const node = yield* requireNode(input.node)
-        const data = yield* pve({
-          method: "GET",
-          path: "/nodes/{node}/storage",
-          pathParams: { node },
-          params: { content: input.content },
-        })
-        return { data: page(asArray(data), input), node }
-      }),
+    result: (data, input) => page(asArray(data), input),
   }),
-  defineTool({
+  Tool.request({
     name: "pve_get_storage_status",
     title: "Get storage status",
-    description:
-      "Status and usage of one storage on one node: type, content, active, enabled, total, used and avail bytes.",
+    description: "One storage on one node: type, content, state, total, used, avail bytes.",
     category: "storage",
     tier: "read-only",
-    destructive: false,
-    confirm: false,
+    endpoint: Endpoint.get("/nodes/{node}/storage/{storage}/status"),
     input: { node: nodeField, storage: StorageId },
-    endpoints: [{ method: "GET", path: "/nodes/{node}/storage/{storage}/status" }],
-    run: (input) =>
-      Effect.gen(function* () {
-        const node = yield* requireNode(input.node)
-        const data = yield* pve({
-          method: "GET",
-          path: "/nodes/{node}/storage/{storage}/status",
-          pathParams: { node, storage: input.storage },
-        })
-        return { data, node }
-      }),
   }),
 ]

@@ -1,83 +1,131 @@
 /**
- * One declaration per tool. Everything public about a tool (MCP listing, JSON Schema,
- * annotations, `_meta`, policy, the `tools` CLI, docs) is derived from its `ToolDeclaration`.
+ * The tool framework. A tool is one value that carries its public metadata, its input fields,
+ * its targets and its program, typed end to end: `Tool<Name, Fields, A, E, R>` succeeds with
+ * `ToolOutput<A>`, fails with `E` (every error a call of it can end with, policy refusals
+ * included) and needs `R`. Everything public about a tool (listing, JSON Schema, annotations,
+ * `_meta`, policy, the `tools` CLI, docs) is derived from it.
+ *
+ * Three constructors:
+ * - `request`: a tool that is one PVE request, declared by its endpoint: the node is found the
+ *   way the path says (a guest's vmid, a task's UPID, or `node`), the other placeholders come
+ *   from the fields of the same name, the remaining fields are sent as parameters.
+ * - `make`: any other program; its requests go through `Endpoint` values too.
+ * - `task`: a program that starts a Proxmox task; the framework adds `wait`/`timeoutSeconds`,
+ *   follows the task when asked and can read the state after it (`after`).
  */
-import { Context, type Effect, JSONSchema, Schema } from "effect"
-import type { ToolError } from "../domain/errors.js"
-import { type Category, IntegerInput, type Module, type Tier } from "../domain/ids.js"
-import type { Principal } from "../domain/principal.js"
-import type { Elicit } from "../policy/policy.js"
-import type { HttpMethod, ProxmoxApi } from "../proxmox/api.js"
-import type { NodeRegistry } from "../proxmox/registry.js"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import {
+  type AuditFailed,
+  type ConfirmationDeclined,
+  type ConfirmationRequired,
+  type Forbidden,
+  type GuestNotFound,
+  InvalidInput,
+  type ProtectedGuest,
+  type TaskFailed,
+  type TaskResult,
+  type TaskWaitFailed,
+  type TaskWaitTimeout,
+  type UnknownNode,
+} from "../domain/errors.js"
+import {
+  type Category,
+  type GuestType,
+  IntegerInput,
+  type Module,
+  type Tier,
+  upidNode,
+} from "../domain/ids.js"
+import { TargetRef } from "../domain/target.js"
+import type { EndpointRef, ToolInfo } from "../domain/tool.js"
+import type { ApiError, ProxmoxApi } from "../proxmox/api.js"
+import { NodeRegistry } from "../proxmox/registry.js"
 import type { Tasks } from "../proxmox/tasks.js"
+import type { ToolCall } from "./call.js"
+import { pagingFields } from "./common.js"
+import { type Endpoint, type Params, placeholders } from "./endpoint.js"
+import { followToEnd } from "./follow.js"
 
-export interface EndpointRef {
-  readonly method: HttpMethod
-  /** PVE path template without `/api2/json`. */
-  readonly path: string
-}
-
-/** What a tool's program returns; `node`, `upid` and `warnings` go to the result's `meta`. */
-export interface ToolOutput {
-  readonly data: unknown
+/** What a program returns; `node`, `upid` and `warnings` go to the result's `meta`. */
+export interface ToolOutput<A> {
+  readonly data: A
   readonly node?: string
   readonly upid?: string
   readonly warnings?: ReadonlyArray<string>
 }
 
-/** The request-scoped context of one call, provided by the transport adapter. */
-export interface ToolCallService {
-  /** Who is calling (stdio: the local principal). */
-  readonly principal: Principal
-  /** Asks the human to confirm, when the client supports it (MCP elicitation). */
-  readonly elicit?: Elicit
-  /**
-   * Whether an interruption of this call is the client cancelling it, so the Proxmox task the
-   * call started is stopped. False when the server is shutting down or the client went away:
-   * the task then keeps running. Default: true.
-   */
-  readonly cancelStopsTask?: () => boolean
-  /** Sends a progress notification when the client asked for progress; otherwise does nothing. */
-  readonly progress: (update: {
-    readonly progress: number
-    readonly total?: number
-    readonly message: string
-  }) => Effect.Effect<void>
+/** A task the tool started (SPEC 12: `data: {upid, node}` without `wait`). */
+export interface TaskStarted {
+  readonly upid: string
+  readonly node: string
 }
 
-export class ToolCall extends Context.Tag("proxmox-mcp/ToolCall")<ToolCall, ToolCallService>() {}
+/** The inputs the framework owns rather than the program: task following and confirmation. */
+export interface ControlInput {
+  readonly wait?: boolean | undefined
+  readonly timeoutSeconds?: number | undefined
+  readonly confirm?: boolean | undefined
+}
 
-export type ToolServices = ProxmoxApi | NodeRegistry | Tasks | ToolCall
+/** A tool's decoded input: exactly what its struct schema produces. */
+export type Input<Fields extends Schema.Struct.Fields> = Schema.Schema.Type<Schema.Struct<Fields>>
 
-export interface ToolDeclaration<Fields extends Schema.Struct.Fields = Schema.Struct.Fields> {
-  readonly name: string
-  readonly title: string
-  /** When to use it and what it returns. */
-  readonly description: string
-  readonly category: Category
-  readonly tier: Tier
-  readonly module: Module
-  readonly destructive: boolean
-  /** Needs a confirmation before anything is sent (NANDI `confirm=true`). */
-  readonly confirm: boolean
-  readonly idempotent: boolean
-  /** Flat input fields; every field carries a description annotation. */
+export interface Decoded<Fields extends Schema.Struct.Fields> {
+  readonly input: Input<Fields>
+  readonly control: ControlInput
+}
+
+/** Reads one field of a decoded input by name (for the framework, which fills paths by name). */
+export const fieldOf = (input: object, name: string): unknown =>
+  name in input ? Reflect.get(input, name) : undefined
+
+/**
+ * What any call can fail with besides its program: bad input, a refusal, a target that does not
+ * exist, the reads that resolve targets, the audit. Confirmation errors only for tools that
+ * confirm, protection only for state-changing ones.
+ */
+export type CallError<T extends Tier, C extends boolean> =
+  | InvalidInput
+  | Forbidden
+  | AuditFailed
+  | UnknownNode
+  | GuestNotFound
+  | ApiError
+  | (T extends "read-only" ? never : ProtectedGuest)
+  | (true extends C ? ConfirmationRequired | ConfirmationDeclined : never)
+
+export type TaskError = TaskFailed | TaskWaitTimeout | TaskWaitFailed
+
+export interface Tool<Name extends string, Fields extends Schema.Struct.Fields, A, E, R> extends ToolInfo {
+  readonly name: Name
+  /** The program's own input fields; `exposedFields` adds the framework's. */
   readonly input: Fields
-  readonly endpoints: ReadonlyArray<EndpointRef>
-  readonly ssh: null | { readonly command: string }
-  /** Starts a Proxmox task: the tool returns `{upid, node}` and accepts `wait` / `timeoutSeconds`. */
-  readonly startsTask: boolean
-  /** What confirming means, shown to the human and in `CONFIRMATION_REQUIRED`. */
-  readonly impact?: string
-  /** Legacy names kept for compatibility (e.g. NANDI's `listVMs`). */
-  readonly deprecated?: boolean
-  readonly run: (input: Schema.Struct.Type<Fields>) => Effect.Effect<ToolOutput, ToolError, ToolServices>
+  /** Strict decoding of a call's arguments (built once per tool). */
+  readonly decode: (
+    args: unknown,
+  ) => Effect.Effect<Decoded<Fields>, InvalidInput, Schema.Struct.Context<Fields>>
+  /** What the call acts on, from validated input: the policy resolves and checks each one. */
+  readonly targets: (input: Input<Fields>) => ReadonlyArray<TargetRef>
+  readonly run: (decoded: Decoded<Fields>) => Effect.Effect<ToolOutput<A>, E, R>
 }
 
-export interface AliasDeclaration {
-  readonly name: string
-  readonly aliasFor: string
+export declare namespace Tool {
+  // biome-ignore lint/suspicious/noExplicitAny: the existential tool of a heterogeneous catalog
+  export type Any = Tool<string, any, any, any, any>
+  export type Success<T> = T extends Tool<string, infer _F, infer A, infer _E, infer _R> ? A : never
+  export type Error<T> = T extends Tool<string, infer _F, infer _A, infer E, infer _R> ? E : never
+  export type Requirements<T> = T extends Tool<string, infer _F, infer _A, infer _E, infer R> ? R : never
+  export type Input<T> =
+    T extends Tool<string, infer F, infer _A, infer _E, infer _R>
+      ? Schema.Struct.Encoded<F> & ControlInput
+      : never
 }
+
+// ---------------------------------------------------------------------------------------------
+// Framework fields
 
 export const DEFAULT_WAIT_SECONDS = 300
 
@@ -87,7 +135,7 @@ export const waitTimeoutField = (lead: string) =>
     IntegerInput({
       minimum: 1,
       maximum: 3600,
-      description: `${lead} after this many seconds (default ${DEFAULT_WAIT_SECONDS}); the task keeps running.`,
+      description: `${lead} (default ${DEFAULT_WAIT_SECONDS})`,
     }),
   )
 
@@ -95,97 +143,485 @@ export const waitTimeoutField = (lead: string) =>
 export const taskFields = {
   wait: Schema.optional(
     Schema.Boolean.annotations({
-      description:
-        "Wait for the Proxmox task to finish and return its exit status and log tail (progress notifications are sent while waiting). Default false: return the task UPID at once.",
+      description: "Wait for the task to end (default: return its UPID)",
     }),
   ),
-  timeoutSeconds: waitTimeoutField("With wait: give up waiting"),
+  timeoutSeconds: waitTimeoutField("Max seconds to wait"),
 }
 
 export const confirmField = {
   confirm: Schema.optional(
     Schema.Boolean.annotations({
-      description:
-        "Set to true to confirm this state-changing operation after checking its target and impact.",
+      description: "Confirm this change",
     }),
   ),
 }
 
-/** The input fields as exposed: declared fields plus the task and confirm fields. */
-export const exposedFields = (tool: ToolDeclaration): Schema.Struct.Fields => ({
+const decodeControl = Schema.decodeUnknownEither(Schema.Struct({ ...taskFields, ...confirmField }), {
+  onExcessProperty: "error",
+  errors: "all",
+})
+
+/** The input fields as exposed: the program's fields plus the framework's. */
+export const exposedFields = (
+  tool: ToolInfo & { readonly input: Schema.Struct.Fields },
+): Schema.Struct.Fields => ({
   ...tool.input,
   ...(tool.startsTask ? taskFields : {}),
   ...(tool.confirm ? confirmField : {}),
 })
 
-export const inputSchema = (tool: ToolDeclaration) => Schema.Struct(exposedFields(tool))
+// ---------------------------------------------------------------------------------------------
+// Decoding
 
-type JsonObject = Record<string, unknown>
+/** Schema failures as `field: problem` lines. */
+const issuesOf = (error: ParseResult.ParseError) =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    // Optional fields report their `undefined` alternative too; that line says nothing useful.
+    .filter((issue) => !issue.message.startsWith("Expected undefined"))
+    .map((issue) => ({
+      field: issue.path.join("."),
+      message: issue._tag === "Unexpected" ? "is not a parameter of this tool" : issue.message,
+    }))
+
+const invalidInput = (errors: ReadonlyArray<ParseResult.ParseError>): InvalidInput => {
+  const issues = errors.flatMap(issuesOf)
+  const first = issues[0]
+  const lines = issues.map((i) => (i.field === "" ? i.message : `${i.field}: ${i.message}`))
+  return new InvalidInput({
+    message: `Invalid input: ${lines.join("; ") || errors.map((e) => e.message).join("; ")}`,
+    ...(first?.field ? { field: first.field } : {}),
+    issues: lines,
+  })
+}
+
+const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
 
 /**
- * The MCP input schema: root `type: "object"`, flat properties, no `$schema`, no root `anyOf`
- * (clients such as Claude Desktop drop tools whose root is not a plain object).
+ * A strict decoder for one tool: its own fields with the tool's schema, the framework's fields
+ * that apply to it with theirs; any other key is "not a parameter of this tool".
  */
-export const inputJsonSchema = (tool: ToolDeclaration): JsonObject => {
-  const generated = JSONSchema.make(inputSchema(tool)) as unknown as JsonObject
-  const { $schema: _schema, $defs: _defs, ...rest } = generated
-  // Effect names refinements in `title` ("maxLength(63)"): noise for a model, so drop it.
-  const properties = Object.fromEntries(
-    Object.entries((rest.properties ?? {}) as Record<string, JsonObject>).map(
-      ([key, { title: _title, ...property }]) => [key, property],
-    ),
-  )
-  return {
-    type: "object",
-    properties,
-    ...(Array.isArray(rest.required) && rest.required.length > 0 ? { required: rest.required } : {}),
-    additionalProperties: false,
+const makeDecoder = <Fields extends Schema.Struct.Fields>(info: ToolInfo, fields: Fields) => {
+  const decodeOwn = Schema.decodeUnknown(Schema.Struct(fields), { onExcessProperty: "error", errors: "all" })
+  const controlKeys = new Set([
+    ...(info.startsTask ? ["wait", "timeoutSeconds"] : []),
+    ...(info.confirm ? ["confirm"] : []),
+  ])
+  return (args: unknown): Effect.Effect<Decoded<Fields>, InvalidInput, Schema.Struct.Context<Fields>> => {
+    const raw = args ?? {}
+    if (!isRecord(raw) || controlKeys.size === 0) {
+      return Effect.mapBoth(decodeOwn(raw), {
+        onFailure: (error) => invalidInput([error]),
+        onSuccess: (input) => ({ input, control: {} }),
+      })
+    }
+    const own: Record<string, unknown> = {}
+    const control: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(raw)) (controlKeys.has(key) ? control : own)[key] = value
+    const controlResult = decodeControl(control)
+    return decodeOwn(own).pipe(
+      Effect.either,
+      Effect.flatMap((ownResult) =>
+        Either.isRight(ownResult) && Either.isRight(controlResult)
+          ? Effect.succeed({ input: ownResult.right, control: controlResult.right })
+          : Effect.fail(
+              invalidInput([
+                ...(Either.isLeft(ownResult) ? [ownResult.left] : []),
+                ...(Either.isLeft(controlResult) ? [controlResult.left] : []),
+              ]),
+            ),
+      ),
+    )
   }
 }
 
-/** The one output schema every tool shares: the result envelope of SPEC section 5. */
-export const outputJsonSchema: JsonObject = {
-  type: "object",
-  properties: {
-    ok: { type: "boolean", description: "true on success, false when the call failed" },
-    data: { description: "The tool's result (on success)" },
-    error: {
-      type: "object",
-      description: "What went wrong (on failure)",
-      properties: {
-        code: { type: "string" },
-        message: { type: "string" },
-        hint: { type: "string" },
-        impact: { type: "string" },
-        details: { type: "object" },
-      },
-      required: ["code", "message"],
-    },
-    meta: {
-      type: "object",
-      description: "durationMs always; node, upid, warnings, truncated when they apply",
-      properties: {
-        durationMs: { type: "number" },
-        node: { type: "string" },
-        upid: { type: "string" },
-        warnings: { type: "array", items: { type: "string" } },
-        truncated: { type: "boolean" },
-      },
-      required: ["durationMs"],
-    },
-  },
-  required: ["ok", "meta"],
+// ---------------------------------------------------------------------------------------------
+// Declarations
+
+/** The metadata a declaration gives; flags follow the tier unless overridden. */
+export interface Declaration<Name extends string, T extends Tier, C extends boolean> {
+  readonly name: Name
+  readonly title: string
+  readonly description: string
+  readonly category: Category
+  readonly tier: T
+  /** Default core. */
+  readonly module?: Module
+  /** Default: true for state-changing tiers, false for read-only. */
+  readonly destructive?: boolean
+  /** Default: true for read-only, false otherwise. */
+  readonly idempotent?: boolean
+  /** Default false (read-only tools never confirm). */
+  readonly confirm?: C
+  readonly impact?: string
+  readonly deprecated?: boolean
+  readonly ssh?: { readonly command: string }
 }
 
-/** Declares a tool with the defaults most tools share. */
-export const defineTool = <Fields extends Schema.Struct.Fields>(
-  declaration: Omit<ToolDeclaration<Fields>, "ssh" | "startsTask" | "module" | "idempotent"> &
-    Partial<Pick<ToolDeclaration<Fields>, "ssh" | "startsTask" | "module" | "idempotent">>,
-): ToolDeclaration =>
-  ({
-    ssh: null,
-    startsTask: false,
-    module: "core",
-    idempotent: declaration.tier === "read-only",
-    ...declaration,
-  }) as unknown as ToolDeclaration
+const infoOf = (
+  declaration: Declaration<string, Tier, boolean>,
+  endpoints: ReadonlyArray<EndpointRef>,
+  startsTask: boolean,
+): ToolInfo => {
+  const readOnly = declaration.tier === "read-only"
+  return {
+    name: declaration.name,
+    title: declaration.title,
+    description: declaration.description,
+    category: declaration.category,
+    tier: declaration.tier,
+    module: declaration.module ?? "core",
+    destructive: declaration.destructive ?? !readOnly,
+    idempotent: declaration.idempotent ?? readOnly,
+    confirm: declaration.confirm ?? false,
+    startsTask,
+    ...(declaration.impact === undefined ? {} : { impact: declaration.impact }),
+    ...(declaration.deprecated === undefined ? {} : { deprecated: declaration.deprecated }),
+    endpoints: endpoints.map(({ method, path }) => ({ method, path })),
+    ssh: declaration.ssh ?? null,
+  }
+}
+
+export interface Spec<
+  Name extends string,
+  Fields extends Schema.Struct.Fields,
+  A,
+  E,
+  R,
+  T extends Tier,
+  C extends boolean,
+> extends Declaration<Name, T, C> {
+  readonly input: Fields
+  /** Every endpoint the program may call (the same values it calls them through). */
+  readonly endpoints: ReadonlyArray<Endpoint>
+  readonly targets: (input: Input<Fields>) => ReadonlyArray<TargetRef>
+  readonly run: (input: Input<Fields>) => Effect.Effect<ToolOutput<A>, E, R>
+}
+
+/** A tool with its own program. */
+export const make = <
+  const Name extends string,
+  Fields extends Schema.Struct.Fields,
+  A,
+  E,
+  R,
+  T extends Tier,
+  C extends boolean = false,
+>(
+  spec: Spec<Name, Fields, A, E, R, T, C>,
+): Tool<Name, Fields, A, E | CallError<T, C>, R> => {
+  const info = infoOf(spec, spec.endpoints, false)
+  return {
+    ...info,
+    name: spec.name,
+    input: spec.input,
+    decode: makeDecoder(info, spec.input),
+    targets: spec.targets,
+    run: ({ input }) => spec.run(input),
+  }
+}
+
+export interface TaskSpec<
+  Name extends string,
+  Fields extends Schema.Struct.Fields,
+  A,
+  E,
+  R,
+  T extends Tier,
+  C extends boolean,
+> extends Declaration<Name, T, C> {
+  readonly input: Fields
+  readonly endpoints: ReadonlyArray<Endpoint>
+  readonly targets: (input: Input<Fields>) => ReadonlyArray<TargetRef>
+  /** Starts the task (`data: TaskStarted`, `upid` set), or answers without one (`upid` unset). */
+  readonly run: (input: Input<Fields>) => Effect.Effect<ToolOutput<A>, E, R>
+}
+
+export interface TaskSpecWithAfter<
+  Name extends string,
+  Fields extends Schema.Struct.Fields,
+  A,
+  E,
+  R,
+  B extends object,
+  E2,
+  R2,
+  T extends Tier,
+  C extends boolean,
+> extends TaskSpec<Name, Fields, A, E, R, T, C> {
+  /** With `wait`, after the task ended: more fields for the result (e.g. the guest's status). */
+  readonly after: (input: Input<Fields>, task: TaskResult) => Effect.Effect<B, E2, R2>
+}
+
+/** With `wait: true`: the task's end, plus what `after` read. */
+export type TaskOutcome<B extends object = {}> = TaskResult & B
+
+type TaskTool<
+  Name extends string,
+  Fields extends Schema.Struct.Fields,
+  A,
+  E,
+  R,
+  T extends Tier,
+  C extends boolean,
+> = Tool<Name, Fields, A, E | TaskError | CallError<T, C>, R | Tasks | ToolCall>
+
+/** A tool whose program starts a Proxmox task; `wait: true` follows it to its end. */
+export function task<
+  const Name extends string,
+  Fields extends Schema.Struct.Fields,
+  A,
+  E,
+  R,
+  B extends object,
+  E2,
+  R2,
+  T extends Tier,
+  C extends boolean = false,
+>(
+  spec: TaskSpecWithAfter<Name, Fields, A, E, R, B, E2, R2, T, C>,
+): TaskTool<Name, Fields, A | TaskOutcome<B>, E | E2, R | R2, T, C>
+export function task<
+  const Name extends string,
+  Fields extends Schema.Struct.Fields,
+  A,
+  E,
+  R,
+  T extends Tier,
+  C extends boolean = false,
+>(spec: TaskSpec<Name, Fields, A, E, R, T, C>): TaskTool<Name, Fields, A | TaskOutcome, E, R, T, C>
+export function task<
+  const Name extends string,
+  Fields extends Schema.Struct.Fields,
+  A,
+  E,
+  R,
+  T extends Tier,
+  C extends boolean,
+>(
+  spec: TaskSpec<Name, Fields, A, E, R, T, C> & {
+    readonly after?: (input: Input<Fields>, task: TaskResult) => Effect.Effect<object, E, R>
+  },
+): TaskTool<Name, Fields, A | TaskOutcome, E, R, T, C> {
+  const info = infoOf(spec, spec.endpoints, true)
+  const after = spec.after
+  return {
+    ...info,
+    name: spec.name,
+    input: spec.input,
+    decode: makeDecoder(info, spec.input),
+    targets: spec.targets,
+    run: ({ input, control }) =>
+      Effect.flatMap(spec.run(input), (output) => {
+        const upid = output.upid
+        if (control.wait !== true || upid === undefined)
+          return Effect.succeed<ToolOutput<A | TaskOutcome>>(output)
+        return Effect.gen(function* () {
+          const result = yield* followToEnd(upid, control.timeoutSeconds ?? DEFAULT_WAIT_SECONDS)
+          const data: TaskOutcome =
+            after === undefined ? result : { ...result, ...(yield* after(input, result)) }
+          return { ...output, data, upid: result.upid, node: result.node }
+        })
+      }),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One-request tools
+
+/** How a request tool finds the node of its path. */
+type Addressing =
+  | { readonly _tag: "Guest"; readonly type: GuestType }
+  | { readonly _tag: "Task" }
+  | { readonly _tag: "Node" }
+  | { readonly _tag: "None" }
+
+const addressingOf = (path: string): Addressing => {
+  const guest = /^\/nodes\/\{node\}\/(qemu|lxc)\/\{vmid\}/.exec(path)
+  if (guest !== null) return { _tag: "Guest", type: guest[1] === "lxc" ? "lxc" : "qemu" }
+  if (path.startsWith("/nodes/{node}/tasks/{upid}")) return { _tag: "Task" }
+  if (path.startsWith("/nodes/{node}")) return { _tag: "Node" }
+  return { _tag: "None" }
+}
+
+const text = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined)
+const int = (value: unknown): number | undefined => (typeof value === "number" ? value : undefined)
+
+/** The targets a path implies: the guest, task, storage or node it addresses, else the cluster. */
+const pathTargets = (path: string, addressing: Addressing) => (input: object) => {
+  const field = (name: string) => fieldOf(input, name)
+  const node = text(field("node"))
+  switch (addressing._tag) {
+    case "Guest":
+      return [TargetRef.Guest({ vmid: int(field("vmid")) ?? 0, type: addressing.type, node })]
+    case "Task":
+      return [TargetRef.Task({ upid: text(field("upid")) ?? "" })]
+    case "Node":
+      return path.startsWith("/nodes/{node}/storage/{storage}")
+        ? [TargetRef.Storage({ storage: text(field("storage")) ?? "", node })]
+        : [TargetRef.Node({ node: node ?? "" })]
+    case "None":
+      if (path.startsWith("/storage/{storage}"))
+        return [TargetRef.Storage({ storage: text(field("storage")) ?? "" })]
+      if (path.startsWith("/pools/{poolid}")) return [TargetRef.Pool({ pool: text(field("poolid")) ?? "" })]
+      return [TargetRef.Cluster()]
+  }
+}
+
+/**
+ * The node a task runs on is named in its UPID; a `node` argument must agree with it, and the
+ * node must exist (UNKNOWN_NODE otherwise, like every node-addressed tool).
+ */
+export const taskNode = (input: { readonly node?: string | undefined; readonly upid: string }) => {
+  const node = upidNode(input.upid) ?? ""
+  return input.node !== undefined && input.node !== node
+    ? Effect.fail(
+        new InvalidInput({
+          message: `node '${input.node}' does not match the UPID's node '${node}'`,
+          field: "node",
+        }),
+      )
+    : Effect.flatMap(NodeRegistry, (registry) => registry.requireNode(node))
+}
+
+/** Runs `use` on the node the path addresses (see `NodeRegistry.onGuestNode` for guests). */
+const onNode = <A, E, R>(
+  addressing: Addressing,
+  input: object,
+  use: (node: string | undefined) => Effect.Effect<A, E, R>,
+) => {
+  const node = text(fieldOf(input, "node"))
+  switch (addressing._tag) {
+    case "Guest":
+      return Effect.flatMap(NodeRegistry, (registry) =>
+        registry.onGuestNode({ node, vmid: int(fieldOf(input, "vmid")) ?? 0 }, addressing.type, use),
+      )
+    case "Task":
+      return Effect.flatMap(taskNode({ node, upid: text(fieldOf(input, "upid")) ?? "" }), use)
+    case "Node":
+      return Effect.flatMap(
+        Effect.flatMap(NodeRegistry, (registry) => registry.requireNode(node ?? "")),
+        use,
+      )
+    case "None":
+      return use(undefined)
+  }
+}
+
+export interface RequestSpec<
+  Name extends string,
+  Path extends string,
+  Fields extends Schema.Struct.Fields,
+  T extends Tier,
+  C extends boolean,
+> extends Declaration<Name, T, C> {
+  readonly endpoint: Endpoint<Path>
+  readonly input: Fields
+  /**
+   * The request's parameters. Default: every field that is neither a path placeholder nor one
+   * of the `pagingFields` (those page the result here).
+   */
+  readonly params?: (input: Input<Fields>) => Params
+  /** Default: what the path addresses (guest, task, storage, node, pool or the cluster). */
+  readonly targets?: (input: Input<Fields>) => ReadonlyArray<TargetRef>
+}
+
+/** A request tool that shapes PVE's `data` into its result (sorting, paging). */
+export interface ShapedRequestSpec<
+  Name extends string,
+  Path extends string,
+  Fields extends Schema.Struct.Fields,
+  A,
+  T extends Tier,
+  C extends boolean,
+> extends RequestSpec<Name, Path, Fields, T, C> {
+  readonly result: (data: unknown, input: Input<Fields>) => A
+}
+
+/** The fields of a decoded input as request parameters, leaving out `exclude`. */
+export const paramsOf = (input: object, exclude: ReadonlySet<string>): Params =>
+  Object.fromEntries(
+    Object.entries(input).filter(
+      (entry): entry is [string, string | number | boolean] =>
+        !exclude.has(entry[0]) && ["string", "number", "boolean"].includes(typeof entry[1]),
+    ),
+  )
+
+const pathValue = (value: unknown): string | number | undefined =>
+  typeof value === "string" || typeof value === "number" ? value : undefined
+
+export type RequestTool<
+  Name extends string,
+  Fields extends Schema.Struct.Fields,
+  A,
+  T extends Tier,
+  C extends boolean,
+> = Tool<Name, Fields, A, ApiError | CallError<T, C>, ProxmoxApi | NodeRegistry>
+
+/**
+ * A tool that is one PVE request, declared by its endpoint. Its result is PVE's `data` as sent
+ * (`unknown`), or what `result` makes of it.
+ */
+export function request<
+  const Name extends string,
+  const Path extends string,
+  Fields extends Schema.Struct.Fields,
+  A,
+  T extends Tier = "read-only",
+  C extends boolean = false,
+>(spec: ShapedRequestSpec<Name, Path, Fields, A, T, C>): RequestTool<Name, Fields, A, T, C>
+export function request<
+  const Name extends string,
+  const Path extends string,
+  Fields extends Schema.Struct.Fields,
+  T extends Tier = "read-only",
+  C extends boolean = false,
+>(spec: RequestSpec<Name, Path, Fields, T, C>): RequestTool<Name, Fields, unknown, T, C>
+export function request<
+  const Name extends string,
+  const Path extends string,
+  Fields extends Schema.Struct.Fields,
+  T extends Tier,
+  C extends boolean,
+>(
+  spec: RequestSpec<Name, Path, Fields, T, C> & {
+    readonly result?: (data: unknown, input: Input<Fields>) => unknown
+  },
+): RequestTool<Name, Fields, unknown, T, C> {
+  const endpoint = spec.endpoint
+  const addressing = addressingOf(endpoint.path)
+  const names = placeholders(endpoint.path)
+  const info = infoOf(spec, [endpoint], false)
+  const localFields: ReadonlySet<unknown> = new Set(Object.values(pagingFields))
+  const notSent = new Set([
+    "node",
+    ...names,
+    ...Object.keys(spec.input).filter((key) => localFields.has(spec.input[key])),
+  ])
+  const defaultParams = (input: object): Params => paramsOf(input, notSent)
+  const shape = spec.result
+  return {
+    ...info,
+    name: spec.name,
+    input: spec.input,
+    decode: makeDecoder(info, spec.input),
+    targets: spec.targets ?? pathTargets(endpoint.path, addressing),
+    run: ({ input }) =>
+      onNode(addressing, input, (node) => {
+        const values: Record<string, string | number> = {}
+        for (const name of names) {
+          const value = name === "node" ? node : pathValue(fieldOf(input, name))
+          if (value !== undefined) values[name] = value
+        }
+        return Effect.map(
+          endpoint.send(values, spec.params === undefined ? defaultParams(input) : spec.params(input)),
+          (data): ToolOutput<unknown> => ({
+            data: shape === undefined ? data : shape(data, input),
+            ...(node === undefined ? {} : { node }),
+            ...(addressing._tag === "Task" ? { upid: text(fieldOf(input, "upid")) ?? "" } : {}),
+          }),
+        )
+      }),
+  }
+}

@@ -7,12 +7,16 @@ import * as path from "node:path"
 import { ConfigProvider, Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { Modules, Tiers } from "../../src/domain/ids.js"
+import { makeToolNames } from "../../src/policy/names.js"
 import { isStateChanging, staticallyExposed, staticRule } from "../../src/policy/policy.js"
-import { DEFAULT_POLICY, policyConfig } from "../../src/policy/settings.js"
+import { DEFAULT_POLICY, policyConfig as policySettingsConfig } from "../../src/policy/settings.js"
 import { endpointFacts } from "../../src/simulator/schema.js"
-import { entries, tools } from "../../src/tools/catalog.js"
-import { annotationsOf, metaOf } from "../../src/tools/describe.js"
-import { inputJsonSchema } from "../../src/tools/tool.js"
+import { builtin, builtinTools } from "../../src/tools/catalog.js"
+import { annotationsOf, inputJsonSchema, listedInputSchema, metaOf } from "../../src/tools/describe.js"
+
+const entries = builtin.entries
+const tools = builtinTools
+const policyConfig = policySettingsConfig(makeToolNames(entries))
 
 const SHARED_SCHEMA = path.resolve(
   import.meta.dirname,
@@ -129,7 +133,7 @@ describe("catalog contract", () => {
       for (const extra of settings) {
         const provider = ConfigProvider.fromMap(new Map(Object.entries({ PVE_ACCESS_TIER: tier, ...extra })))
         const policy = Effect.runSync(Effect.withConfigProvider(policyConfig, provider))
-        const exposed = new Set(staticallyExposed(policy).map((e) => e.name))
+        const exposed = new Set(staticallyExposed(entries, policy).map((e) => e.name))
         for (const entry of aliased) {
           expect(exposed.has(entry.name), `${entry.name} with ${JSON.stringify(extra)}`).toBe(
             exposed.has(entry.aliasFor!),
@@ -140,7 +144,7 @@ describe("catalog contract", () => {
   })
 
   it("the default policy exposes no state-changing tool", () => {
-    expect(staticallyExposed(DEFAULT_POLICY).filter((e) => isStateChanging(e.tool))).toEqual([])
+    expect(staticallyExposed(entries, DEFAULT_POLICY).filter((e) => isStateChanging(e.tool))).toEqual([])
     expect(
       tools.filter((t) => staticRule(t, DEFAULT_POLICY) === undefined).every((t) => t.tier === "read-only"),
     ).toBe(true)
@@ -151,11 +155,11 @@ describe("exposed surface snapshots", () => {
   for (const tier of Tiers) {
     for (const moduleMode of Modules) {
       it(`${tier} / ${moduleMode}`, async () => {
-        const surface = staticallyExposed({ ...DEFAULT_POLICY, tier, moduleMode }).map((entry) => ({
+        const surface = staticallyExposed(entries, { ...DEFAULT_POLICY, tier, moduleMode }).map((entry) => ({
           name: entry.name,
           annotations: annotationsOf(entry),
           _meta: metaOf(entry),
-          inputSchema: inputJsonSchema(entry.tool),
+          inputSchema: listedInputSchema(entry.tool),
         }))
         await expect(`${JSON.stringify(surface, null, 2)}\n`).toMatchFileSnapshot(
           `./__snapshots__/surface.${tier}.${moduleMode}.json`,

@@ -3,7 +3,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { renderTools } from "../../src/cli/tools.js"
-import { entries } from "../../src/tools/catalog.js"
+import { builtin } from "../../src/tools/catalog.js"
+
+const entries = builtin.entries
 
 const BIN = path.resolve(import.meta.dirname, "../../dist/bin/proxmox-mcp.js")
 const cli = (args: Array<string>, env: Record<string, string> = {}) =>

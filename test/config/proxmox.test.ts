@@ -148,6 +148,7 @@ describe("server config", () => {
       maxResultBytes: 262144,
       logLevel: "info",
       transport: "stdio",
+      listAliases: false,
     })
   })
   it.each([

@@ -73,7 +73,10 @@ describe("exposure over stdio", () => {
   })
 
   it("a whitelisted full tool stays hidden under read-only", async () => {
-    const { client } = await connect({ PVE_TOOL_WHITELIST: "pve_stop_task,pve_list_nodes" })
+    const { client } = await connect({
+      PVE_TOOL_WHITELIST: "pve_stop_task,pve_list_nodes",
+      PVE_LIST_ALIASES: "true",
+    })
     expect(await listed(client)).toEqual(["pve_list_nodes", "listNodes"])
     await expect(client.callTool({ name: "pve_stop_task", arguments: {} })).rejects.toThrow(/Unknown tool/)
   })

@@ -41,7 +41,7 @@ const callTool = async (
 const coreFlow = async (client: Client, vmid: number) => {
   const listed = await client.listTools()
   const names = listed.tools.map((t) => t.name)
-  expect(names).toEqual(expect.arrayContaining(["pve_list_nodes", "pve_start_qemu_vm", "stopVM", "listVMs"]))
+  expect(names).toEqual(expect.arrayContaining(["pve_list_nodes", "pve_start_qemu_vm"]))
 
   const nodes = await callTool(client, "pve_list_nodes")
   expect(nodes.ok).toBe(true)
@@ -95,8 +95,10 @@ describe("proxmox-mcp demo over stdio", () => {
     expect(stop._meta).toMatchObject({ category: "qemu", accessTier: "read-execute", confirmRequired: true })
     expect(stop.inputSchema).toMatchObject({ type: "object" })
     expect(stop.inputSchema).not.toHaveProperty("$schema")
-    const alias = tools.find((t) => t.name === "stopVM")!
-    expect(alias._meta).toMatchObject({ aliasFor: "pve_stop_qemu_vm", deprecated: true })
+    expect(stop).not.toHaveProperty("outputSchema")
+    // Aliases and legacy tools are callable but not listed unless PVE_LIST_ALIASES=true.
+    expect(tools.map((t) => t.name)).not.toContain("stopVM")
+    expect(tools.map((t) => t.name)).not.toContain("listVMs")
   })
 })
 
@@ -108,6 +110,7 @@ describe("proxmox-mcp run, configured by environment, certificate pinned", () =>
     session = await connect(["run"], {
       ...envFor(sim),
       PVE_ACCESS_TIER: "full",
+      PVE_LIST_ALIASES: "true",
       PVE_CONFIRM_MODE: "argument",
       AUDIT_LOG_PATH: tempAuditPath(),
     })
@@ -115,6 +118,13 @@ describe("proxmox-mcp run, configured by environment, certificate pinned", () =>
   afterAll(async () => {
     await session?.client.close()
     await sim?.close()
+  })
+
+  it("lists aliases and legacy tools with PVE_LIST_ALIASES=true, marked deprecated", async () => {
+    const { tools } = await session.client.listTools()
+    const alias = tools.find((t) => t.name === "stopVM")!
+    expect(alias._meta).toMatchObject({ aliasFor: "pve_stop_qemu_vm", deprecated: true })
+    expect(tools.find((t) => t.name === "listVMs")?._meta).toMatchObject({ deprecated: true })
   })
 
   it("runs the core flow", async () => {

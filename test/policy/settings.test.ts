@@ -1,27 +1,30 @@
-import { type Config, Effect, Either } from "effect"
+import { Effect, Either } from "effect"
 import { describe, expect, it } from "vitest"
 import { configProvider, formatConfigError } from "../../src/config/provider.js"
+import { makeToolNames } from "../../src/policy/names.js"
 import { staticallyExposed, staticRule } from "../../src/policy/policy.js"
-import { type PolicySettings, policyConfig } from "../../src/policy/settings.js"
-import { entries, lookup } from "../../src/tools/catalog.js"
+import { type PolicySettings, policyConfig as policySettingsConfig } from "../../src/policy/settings.js"
+import { builtin } from "../../src/tools/catalog.js"
+
+const entries = builtin.entries
+const lookup = builtin.lookup
+const policyConfig = policySettingsConfig(makeToolNames(entries))
 
 const load = (env: Record<string, string>) => {
   const provider = Either.getOrThrow(configProvider(env))
   return Either.mapLeft(
-    Effect.runSync(
-      Effect.either(Effect.withConfigProvider(policyConfig as Config.Config<PolicySettings>, provider)),
-    ),
+    Effect.runSync(Effect.either(Effect.withConfigProvider(policyConfig, provider))),
     formatConfigError,
   )
 }
 const settings = (env: Record<string, string>) => Either.getOrThrow(load(env))
-const names = (s: PolicySettings) => staticallyExposed(s).map((e) => e.name)
+const names = (s: PolicySettings) => staticallyExposed(entries, s).map((e) => e.name)
 
 describe("policy settings", () => {
   it("defaults: read-only tier, core module, auto confirmation", () => {
     const s = settings({})
     expect(s).toMatchObject({ tier: "read-only", moduleMode: "core", confirmMode: "auto" })
-    expect(staticallyExposed(s).every((e) => e.tool.tier === "read-only")).toBe(true)
+    expect(staticallyExposed(entries, s).every((e) => e.tool.tier === "read-only")).toBe(true)
   })
 
   it.each([
@@ -108,7 +111,7 @@ describe("static exposure", () => {
 
   it("categories and module mode filter", () => {
     const s = settings({ PVE_ACCESS_TIER: "full", PVE_CATEGORIES: "tasks" })
-    expect(staticallyExposed(s).every((e) => e.tool.category === "tasks")).toBe(true)
+    expect(staticallyExposed(entries, s).every((e) => e.tool.category === "tasks")).toBe(true)
     expect(names(s)).toContain("pve_stop_task")
     expect(entries.length).toBeGreaterThan(names(s).length)
   })

@@ -6,14 +6,16 @@ import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { layerMemory, MemoryAuditRecords } from "../../src/audit/memory.js"
 import type { ProxmoxConfig, ProxmoxEndpoint } from "../../src/config/proxmox.js"
 import { LOCAL_PRINCIPAL, type Principal } from "../../src/domain/principal.js"
+import { Redactor } from "../../src/domain/redact.js"
 import { toolLayer } from "../../src/layers.js"
 import type { Elicit } from "../../src/policy/policy.js"
 import { DEFAULT_POLICY, type PolicySettings } from "../../src/policy/settings.js"
 import { proxmoxHttpClientLayer } from "../../src/proxmox/agent.js"
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from "../../src/simulator/index.js"
-import { lookup } from "../../src/tools/catalog.js"
-import { type Envelope, invoke } from "../../src/tools/invoke.js"
-import { ToolCall } from "../../src/tools/tool.js"
+import { ToolCall } from "../../src/tools/call.js"
+import { builtin } from "../../src/tools/catalog.js"
+import type { Envelope } from "../../src/tools/envelope.js"
+import { invoke } from "../../src/tools/invoke.js"
 
 export const startTestCluster = (options: SimulatorOptions = {}) =>
   startSimulator({ taskDurationMs: 150, ...options })
@@ -52,6 +54,7 @@ export const runtimeFor = (config: ProxmoxConfig, policy: PolicySettings = TEST_
   ManagedRuntime.make(
     toolLayer(config, policy, { resourcesTtl: "2 seconds" }).pipe(
       Layer.provideMerge(layerMemory()),
+      Layer.provideMerge(Redactor.default),
       Layer.provide(proxmoxHttpClientLayer(config)),
       Layer.orDie,
     ),
@@ -82,13 +85,13 @@ export const callTool = (
   args: Record<string, unknown> = {},
   options: CallOptions = {},
 ) => {
-  const entry = lookup(name)
+  const entry = builtin.lookup(name)
   if (entry === undefined) throw new Error(`no tool ${name}`)
   const progress: Array<ProgressEvent> = []
   const call = ToolCall.of({
     principal: options.principal ?? LOCAL_PRINCIPAL,
     ...(options.elicit === undefined ? {} : { elicit: options.elicit }),
-    progress: (update) => Effect.sync(() => void progress.push(update)),
+    progress: (update: ProgressEvent) => Effect.sync(() => void progress.push(update)),
   })
   const program = invoke(entry, args, { maxResultBytes: options.maxResultBytes ?? 256 * 1024 }).pipe(
     Effect.provideService(ToolCall, call),

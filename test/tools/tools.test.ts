@@ -1,7 +1,10 @@
 import { Fiber } from "effect"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import type { RunningSimulator } from "../../src/simulator/index.js"
-import { entries, tools } from "../../src/tools/catalog.js"
+import { builtin, builtinTools as tools } from "../../src/tools/catalog.js"
+
+const entries = builtin.entries
+
 import {
   auditRecords,
   callTool,
