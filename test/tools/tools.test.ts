@@ -131,12 +131,22 @@ describe("lifecycle", () => {
       exitstatus: "OK",
       success: true,
       warnings: 0,
+      // `status` is the task's; the guest's own state is read after the task.
+      guestStatus: "running",
     })
     expect((okData(envelope) as { logTail: Array<string> }).logTail.at(-1)).toBe("TASK OK")
     expect(envelope.meta).toMatchObject({ node: "pve3" })
     expect(envelope.meta.upid).toMatch(/^UPID:pve3:/)
     expect(progress.at(-1)?.message).toBe("task OK")
     expect(sim.cluster.getGuest(5001)?.status).toBe("running")
+  })
+
+  it("a suspended VM's guestStatus is paused, a stopped one's stopped", async () => {
+    sim.cluster.addGuest({ vmid: 5090, type: "qemu", node: "pve2", name: "pausing", status: "running" })
+    const suspended = await call("pve_suspend_qemu_vm", { vmid: 5090, confirm: true, wait: true })
+    expect(okData(suspended)).toMatchObject({ status: "stopped", exitstatus: "OK", guestStatus: "paused" })
+    const stopped = await call("pve_stop_qemu_vm", { vmid: 5090, confirm: true, wait: true })
+    expect(okData(stopped)).toMatchObject({ status: "stopped", guestStatus: "stopped" })
   })
 
   it("reports alreadyInState and sends no mutation", async () => {
