@@ -1,23 +1,43 @@
 /**
- * The MCP adapter: the only module that imports `@modelcontextprotocol/sdk`. It binds the
- * catalog to a low-level SDK `Server` (Effect Schema stays the single source of truth for input
- * schemas), runs each call as an Effect on one `ManagedRuntime` with the call's AbortSignal, so
- * a cancelled request interrupts the fiber, turns progress into MCP notifications, and asks the
- * human through elicitation when the policy needs a confirmation.
+ * The MCP adapter: the only code that imports `@modelcontextprotocol/sdk` (with `stdio.ts`).
+ *
+ * `McpServer` is a scoped service. Its layer records `server.start`, holds the running calls in
+ * a `FiberSet` (each call is a fiber forked with the runtime captured once), and on release
+ * stops taking calls, lets running ones finish within the grace period, cancels the rest
+ * without stopping their Proxmox tasks, and records `server.stop`. `serve` binds one
+ * connection (a transport) until it closes; every connection shares the server's state
+ * (Proxmox client, caches, audit), and the principal comes with each request.
+ *
+ * Only a client's `notifications/cancelled` is a cancellation (which stops the Proxmox task the
+ * call started): a transport that closes, for whatever reason, is a disconnect, and running
+ * calls finish.
  */
 import { Server } from "@modelcontextprotocol/sdk/server/index.js"
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import {
   CallToolRequestSchema,
   type CallToolResult,
   ElicitResultSchema,
   ErrorCode,
+  isJSONRPCNotification,
   ListToolsRequestSchema,
   McpError,
   type Tool as McpTool,
+  type RequestId,
 } from "@modelcontextprotocol/sdk/types.js"
-import { Effect, Exit, type ManagedRuntime } from "effect"
-import { Audit } from "../audit/port.js"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import { Audit, type AuditWriteError } from "../audit/port.js"
 import type { Principal } from "../domain/principal.js"
 import { type Elicit, Policy } from "../policy/policy.js"
 import { ToolCall } from "../tools/call.js"
@@ -31,19 +51,34 @@ export const SERVER_NAME = "proxmox-mcp"
 
 export interface McpServerOptions {
   readonly version: string
-  /** The caller on this connection (stdio: the local principal). */
-  readonly principal: Principal
   readonly maxResultBytes: number
   /** List NANDI's aliases and legacy tools too (PVE_LIST_ALIASES); they are callable either way. */
   readonly listAliases?: boolean
   readonly instructions?: string
+  /** How long running calls may finish once the server stops (default 10 s). */
+  readonly shutdownGrace?: Duration.DurationInput
+  /** Who `server.start` and `server.stop` are recorded for (stdio: the local operator). */
+  readonly operator: Principal
 }
 
 /** What the server runs calls on: everything but the per-call context, which it provides. */
-export type ToolRuntime = ManagedRuntime.ManagedRuntime<
-  Exclude<InvokeServices | Catalog | Tool.Requirements<BuiltinTool>, ToolCall>,
-  unknown
->
+export type ServerServices = Exclude<InvokeServices | Catalog | Tool.Requirements<BuiltinTool>, ToolCall>
+
+/** One connection: how to tell who sent a request on it. */
+export interface Connection {
+  /** stdio: the local principal; HTTP: the principal of the request's bearer token. */
+  readonly principalOf: (request: { readonly authInfo?: unknown }) => Principal
+}
+
+export interface McpServerService {
+  /**
+   * Serves one connection until its transport closes (the client left, or the transport gave
+   * up). Calls still running then finish on their own; the server's release waits for them.
+   */
+  readonly serve: (transport: Transport, connection: Connection) => Effect.Effect<void>
+}
+
+export class McpServer extends Context.Tag("proxmox-mcp/McpServer")<McpServer, McpServerService>() {}
 
 const listings = new WeakMap<CatalogEntry, McpTool>()
 
@@ -87,18 +122,11 @@ const CONFIRMATION_SCHEMA = {
   required: ["confirm"],
 } as const
 
-export interface McpHandle {
-  readonly server: Server
-  /**
-   * Stops taking tool calls, lets running ones finish for up to `graceMs`, then cancels the rest
-   * without stopping the Proxmox tasks they started; resolves when no call is running, with
-   * whether all finished in time. Used on SIGTERM/SIGINT and when the client goes away.
-   */
-  readonly shutdown: (graceMs: number) => Promise<boolean>
-}
-
 /** How long the human has to answer a confirmation before it counts as cancelled. */
 const ELICITATION_TIMEOUT_MS = 10 * 60_000
+
+/** How long cancelled calls get to write their audit records once the grace period is over. */
+const CANCEL_SETTLE = Duration.seconds(15)
 
 /**
  * Form elicitation is what a confirmation needs. A client that declared only URL-mode
@@ -107,182 +135,197 @@ const ELICITATION_TIMEOUT_MS = 10 * 60_000
 const supportsFormElicitation = (declared: { readonly form?: unknown; readonly url?: unknown } | undefined) =>
   declared !== undefined && (declared.form !== undefined || declared.url === undefined)
 
-/** How long cancelled calls get to write their audit records once the grace period is over. */
-const CANCEL_SETTLE_MS = 15_000
+/** One macrotask: the SDK writes a handler's response in the microtasks after it resolves. */
+const responsesWritten = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
-export const makeMcpServer = (runtime: ToolRuntime, options: McpServerOptions): McpHandle => {
-  let closing = false
-  const running = new Set<AbortController>()
-  const idle = new Set<() => void>()
-  const whenIdle = (timeoutMs: number) =>
-    running.size === 0
-      ? Promise.resolve(true)
-      : new Promise<boolean>((resolve) => {
-          const done = () => {
-            clearTimeout(timer)
-            idle.delete(done)
-            resolve(true)
+const cancelledRequestOf = (message: unknown): RequestId | undefined => {
+  if (!isJSONRPCNotification(message) || message.method !== "notifications/cancelled") return undefined
+  const requestId: unknown = message.params?.requestId
+  return typeof requestId === "string" || typeof requestId === "number" ? requestId : undefined
+}
+
+export const make = (
+  options: McpServerOptions,
+): Effect.Effect<McpServerService, AuditWriteError, Scope.Scope | ServerServices> =>
+  Effect.gen(function* () {
+    const runtime = yield* Effect.runtime<ServerServices>()
+    const runPromise = Runtime.runPromise(runtime)
+    const audit = yield* Audit
+    const policy = yield* Policy
+    const catalog = yield* Catalog
+    const operator = {
+      sub: options.operator.sub,
+      role: options.operator.role,
+      transport: options.operator.transport,
+    }
+    const record = (event: "server.start" | "server.stop") =>
+      audit.write({ event, principal: operator }, { durable: true })
+
+    // An audit log that cannot be written stops the server before it serves anything.
+    yield* record("server.start")
+
+    const calls = yield* FiberSet.make<Envelope>()
+    const fork = yield* FiberSet.runtime(calls)<ServerServices>()
+    const servers = new Set<Server>()
+    let closing = false
+
+    // Registered after the FiberSet, so it runs before the set's own release interrupts calls.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        closing = true
+        const grace = options.shutdownGrace ?? "10 seconds"
+        const drained = yield* FiberSet.awaitEmpty(calls).pipe(Effect.timeoutOption(grace))
+        if (Option.isNone(drained)) {
+          yield* Effect.logWarning(`calls still running after ${Duration.format(grace)} are cancelled`)
+          // Interrupted by the server, not the client: the Proxmox tasks they started keep running.
+          yield* FiberSet.clear(calls).pipe(Effect.timeoutOption(CANCEL_SETTLE))
+        }
+        yield* responsesWritten
+        for (const server of servers) yield* Effect.promise(() => server.close().catch(() => undefined))
+        yield* record("server.stop").pipe(
+          Effect.catchAll((error) => Effect.logError(`could not audit server.stop: ${error.message}`)),
+        )
+      }),
+    )
+
+    const serve = (transport: Transport, connection: Connection) =>
+      Effect.gen(function* () {
+        const closed = yield* Deferred.make<void>()
+        const clientCancelled = new Set<RequestId>()
+        const server = new Server(
+          { name: SERVER_NAME, version: options.version },
+          {
+            capabilities: { tools: { listChanged: false } },
+            ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
+          },
+        )
+
+        server.setRequestHandler(ListToolsRequestSchema, (_request, extra) => {
+          const principal = connection.principalOf(extra)
+          return {
+            tools: catalog.entries
+              .filter(
+                (entry) =>
+                  (options.listAliases === true || !isDeprecated(entry)) &&
+                  policy.hiddenBy(entry, principal) === undefined,
+              )
+              .map(listing),
           }
-          const timer = setTimeout(() => {
-            idle.delete(done)
-            resolve(false)
-          }, timeoutMs)
-          idle.add(done)
         })
 
-  const server = new Server(
-    { name: SERVER_NAME, version: options.version },
-    {
-      capabilities: { tools: { listChanged: false } },
-      ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
-    },
-  )
+        server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+          if (closing)
+            throw new McpError(ErrorCode.InternalError, "The server is shutting down and takes no new calls.")
+          const principal = connection.principalOf(extra)
+          const name = request.params.name
+          const entry = catalog.lookup(name)
+          const hiddenBy = entry === undefined ? "unknown" : policy.hiddenBy(entry, principal)
+          if (entry === undefined || hiddenBy !== undefined) {
+            if (entry !== undefined) {
+              // A hidden tool answers exactly like an unknown one, but the refusal is audited.
+              await runPromise(
+                audit
+                  .write({
+                    event: "policy.denied",
+                    principal: { sub: principal.sub, role: principal.role, transport: principal.transport },
+                    tool: name,
+                    ...(entry.aliasFor === undefined ? {} : { aliasOf: entry.aliasFor }),
+                    ...(request.params.arguments === undefined ? {} : { args: request.params.arguments }),
+                    decision: "denied",
+                    ...(hiddenBy === undefined ? {} : { rule: hiddenBy }),
+                    outcome: { ok: false, code: "FORBIDDEN" },
+                  })
+                  .pipe(Effect.ignore),
+              )
+            }
+            // MCP 2025-11-25: an unknown tool is a protocol error.
+            throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`)
+          }
 
-  const services = runtime.runPromise(Effect.all({ policy: Policy, catalog: Catalog }))
-
-  server.setRequestHandler(ListToolsRequestSchema, async () => {
-    const { policy, catalog } = await services
-    return {
-      tools: catalog.entries
-        .filter(
-          (entry) =>
-            (options.listAliases === true || !isDeprecated(entry)) &&
-            policy.hiddenBy(entry, options.principal) === undefined,
-        )
-        .map(listing),
-    }
-  })
-
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    if (closing)
-      throw new McpError(ErrorCode.InternalError, "The server is shutting down and takes no new calls.")
-    const name = request.params.name
-    const { policy, catalog } = await services
-    const entry = catalog.lookup(name)
-    const hiddenBy = entry === undefined ? "unknown" : policy.hiddenBy(entry, options.principal)
-    if (entry === undefined || hiddenBy !== undefined) {
-      if (entry !== undefined) {
-        // A hidden tool answers exactly like an unknown one, but the refusal is audited.
-        await runtime.runPromise(
-          Effect.flatMap(Audit, (audit) =>
-            audit.write({
-              event: "policy.denied",
-              principal: {
-                sub: options.principal.sub,
-                role: options.principal.role,
-                transport: options.principal.transport,
-              },
-              tool: name,
-              ...(entry.aliasFor === undefined ? {} : { aliasOf: entry.aliasFor }),
-              ...(request.params.arguments === undefined ? {} : { args: request.params.arguments }),
-              decision: "denied",
-              ...(hiddenBy === undefined ? {} : { rule: hiddenBy }),
-              outcome: { ok: false, code: "FORBIDDEN" },
-            }),
-          ).pipe(Effect.ignore),
-        )
-      }
-      // MCP 2025-11-25: an unknown tool is a protocol error.
-      throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`)
-    }
-
-    const progressToken = request.params._meta?.progressToken
-    const elicit: Elicit | undefined = !supportsFormElicitation(server.getClientCapabilities()?.elicitation)
-      ? undefined
-      : (confirmation) =>
-          Effect.tryPromise((signal) =>
-            extra.sendRequest(
-              {
-                method: "elicitation/create",
-                params: { message: confirmation.message, requestedSchema: CONFIRMATION_SCHEMA },
-              },
-              ElicitResultSchema,
-              // A human may take a while; cancelling the call withdraws the question.
-              { timeout: ELICITATION_TIMEOUT_MS, signal },
-            ),
-          ).pipe(
-            Effect.map((result) =>
-              result.action === "accept"
-                ? result.content?.confirm === true
-                  ? "accept"
-                  : "decline"
-                : result.action,
-            ),
-            // A client that fails to answer has not confirmed.
-            Effect.orElseSucceed(() => "cancel" as const),
+          const progressToken = request.params._meta?.progressToken
+          const elicit: Elicit | undefined = !supportsFormElicitation(
+            server.getClientCapabilities()?.elicitation,
           )
-    // The SDK aborts a call both for notifications/cancelled and when the connection closes.
-    // Only the first is the client cancelling (which stops the Proxmox task the call started).
-    const controller = new AbortController()
-    let cancelledByClient = false
-    const onAbort = () => {
-      if (closing) return
-      cancelledByClient = true
-      controller.abort()
-    }
-    extra.signal.addEventListener("abort", onAbort, { once: true })
-    const call = ToolCall.of({
-      principal: options.principal,
-      cancelStopsTask: () => cancelledByClient,
-      ...(elicit === undefined ? {} : { elicit }),
-      progress: (update) =>
-        progressToken === undefined
-          ? Effect.void
-          : Effect.tryPromise(() =>
-              extra.sendNotification({
-                method: "notifications/progress",
-                params: { progressToken, ...update },
-              }),
-            ).pipe(Effect.ignore),
-    })
-    const program = invoke(entry, request.params.arguments ?? {}, {
-      maxResultBytes: options.maxResultBytes,
-    }).pipe(
-      Effect.provideService(ToolCall, call),
-      Effect.annotateLogs({ tool: entry.name, principal: options.principal.sub }),
-    )
-    running.add(controller)
-    const exit = await runtime.runPromiseExit(program, { signal: controller.signal }).finally(() => {
-      extra.signal.removeEventListener("abort", onAbort)
-      // Counted as done only after this handler has returned and the SDK has sent the response
-      // (a macrotask later), so a shutdown never closes the transport under an unsent answer.
-      setImmediate(() => {
-        running.delete(controller)
-        if (running.size === 0) for (const resolve of idle) resolve()
+            ? undefined
+            : (confirmation) =>
+                Effect.tryPromise((signal) =>
+                  extra.sendRequest(
+                    {
+                      method: "elicitation/create",
+                      params: { message: confirmation.message, requestedSchema: CONFIRMATION_SCHEMA },
+                    },
+                    ElicitResultSchema,
+                    // A human may take a while; cancelling the call withdraws the question.
+                    { timeout: ELICITATION_TIMEOUT_MS, signal },
+                  ),
+                ).pipe(
+                  Effect.map((result) =>
+                    result.action === "accept"
+                      ? result.content?.confirm === true
+                        ? "accept"
+                        : "decline"
+                      : result.action,
+                  ),
+                  // A client that fails to answer has not confirmed.
+                  Effect.orElseSucceed(() => "cancel" as const),
+                )
+          let cancelledByClient = false
+          const call = ToolCall.of({
+            principal,
+            cancelStopsTask: () => cancelledByClient,
+            ...(elicit === undefined ? {} : { elicit }),
+            progress: (update) =>
+              progressToken === undefined
+                ? Effect.void
+                : Effect.tryPromise(() =>
+                    extra.sendNotification({
+                      method: "notifications/progress",
+                      params: { progressToken, ...update },
+                    }),
+                  ).pipe(Effect.ignore),
+          })
+          const fiber = fork(
+            invoke(entry, request.params.arguments ?? {}, { maxResultBytes: options.maxResultBytes }).pipe(
+              Effect.provideService(ToolCall, call),
+              Effect.annotateLogs({ tool: entry.name, principal: principal.sub }),
+            ),
+          )
+          // The SDK aborts a request both for notifications/cancelled and when the transport
+          // closes; only the first is the client cancelling the call.
+          const onAbort = () => {
+            if (!clientCancelled.delete(extra.requestId)) return
+            cancelledByClient = true
+            Effect.runFork(Fiber.interrupt(fiber))
+          }
+          extra.signal.addEventListener("abort", onAbort, { once: true })
+          const exit = await new Promise<Exit.Exit<Envelope>>((resolve) => fiber.addObserver(resolve))
+          extra.signal.removeEventListener("abort", onAbort)
+          if (Exit.isSuccess(exit)) return toCallToolResult(exit.value)
+          if (!Cause.isInterruptedOnly(exit.cause))
+            throw new McpError(ErrorCode.InternalError, "internal error")
+          // Cancelled: the SDK sends no response to a cancelled request; this is for completeness.
+          return toCallToolResult({
+            ok: false,
+            error: { code: "CANCELLED", message: "The call was cancelled by the client." },
+            meta: { durationMs: 0 },
+          })
+        })
+
+        // Set before connecting: the SDK calls these first, before it aborts the running
+        // requests (on close) or one of them (on a cancel notification).
+        transport.onclose = () => Deferred.unsafeDone(closed, Exit.void)
+        transport.onmessage = (message) => {
+          const cancelled = cancelledRequestOf(message)
+          if (cancelled !== undefined) clientCancelled.add(cancelled)
+        }
+        servers.add(server)
+        yield* Effect.promise(() => server.connect(transport))
+        yield* Deferred.await(closed)
+        servers.delete(server)
       })
-    })
-    if (Exit.isSuccess(exit)) return toCallToolResult(exit.value)
-    // Only interruption ends here (invoke turns failures into envelopes): the client cancelled,
-    // and the SDK sends no response to a cancelled request.
-    return toCallToolResult({
-      ok: false,
-      error: { code: "CANCELLED", message: "The call was cancelled by the client." },
-      meta: { durationMs: 0 },
-    })
+
+    return McpServer.of({ serve })
   })
 
-  const shutdown = async (graceMs: number) => {
-    closing = true
-    const finished = await whenIdle(graceMs)
-    if (!finished) {
-      for (const controller of running) controller.abort()
-      await whenIdle(CANCEL_SETTLE_MS)
-    }
-    return finished
-  }
-
-  return { server, shutdown }
-}
-
-/**
- * Serves on stdin/stdout until the server is closed. When the client closes stdin, `onEnd` runs
- * (the caller shuts down gracefully and closes the server).
- */
-export const serveStdio = async (server: Server, onEnd: () => void): Promise<void> => {
-  const closed = new Promise<void>((resolve) => {
-    server.onclose = () => resolve()
-  })
-  process.stdin.once("end", onEnd)
-  await server.connect(new StdioServerTransport())
-  await closed
-}
+export const layer = (options: McpServerOptions): Layer.Layer<McpServer, AuditWriteError, ServerServices> =>
+  Layer.scoped(McpServer, make(options))

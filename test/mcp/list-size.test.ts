@@ -2,44 +2,30 @@
  * The size of `tools/list`: every byte of it is read by the model before it does anything.
  * Measured in-process over the SDK's InMemoryTransport, at tier full, as a client sees it.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { LOCAL_PRINCIPAL } from "../../src/domain/principal.js"
-import { makeMcpServer } from "../../src/mcp/server.js"
 import type { RunningSimulator } from "../../src/simulator/index.js"
-import { configFor, runtimeFor, startTestCluster, type TestRuntime } from "../support/cluster.js"
+import { startTestCluster } from "../support/cluster.js"
+import { connectInProcess } from "../support/server.js"
 
 const MAX_BYTES_PER_TOOL = 700
 
 let sim: RunningSimulator
-let runtime: TestRuntime
 
 beforeAll(async () => {
   sim = await startTestCluster()
-  runtime = runtimeFor(configFor(sim))
 })
 afterAll(async () => {
-  await runtime?.dispose()
   await sim?.close()
 })
 
 const listedBytes = async (listAliases: boolean) => {
-  const mcp = makeMcpServer(runtime, {
-    version: "test",
-    principal: LOCAL_PRINCIPAL,
-    maxResultBytes: 256 * 1024,
-    listAliases,
+  const session = await connectInProcess(sim, {
+    env: { PVE_ACCESS_TIER: "full", PVE_MODULE_MODE: "advanced", PVE_LIST_ALIASES: String(listAliases) },
   })
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
-  await mcp.server.connect(serverSide)
-  const client = new Client({ name: "size-test", version: "1" })
-  await client.connect(clientSide)
-  const { tools } = await client.listTools()
-  await client.close()
+  const { tools } = await session.client.listTools()
+  await session.close()
   return { count: tools.length, bytes: Buffer.byteLength(JSON.stringify({ tools })) }
 }
-
 describe("tools/list size at tier full", () => {
   it(`averages at most ${MAX_BYTES_PER_TOOL} bytes per tool`, async () => {
     const { count, bytes } = await listedBytes(false)

@@ -1,0 +1,183 @@
+/**
+ * `run` and `demo`: the server as one layer, composed here at the edge, served over stdio until
+ * the client leaves or a signal arrives. Releasing the layer is the graceful shutdown (see
+ * `McpServer`): no new calls, running calls finish within the grace period, their audit
+ * records complete, then `server.stop`.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { type AuditSettings, auditConfig } from "../audit/config.js"
+import { layerFile } from "../audit/file.js"
+import type { Environment } from "../config/provider.js"
+import { type ProxmoxConfig, proxmoxConfig } from "../config/proxmox.js"
+import { type ServerConfig, serverConfig } from "../config/server.js"
+import { LOCAL_PRINCIPAL } from "../domain/principal.js"
+import { makeRedactor, Redactor, type RedactorService } from "../domain/redact.js"
+import { stderrLoggerLayer, toolLayer } from "../layers.js"
+import * as McpServer from "../mcp/server.js"
+import { serveStdio } from "../mcp/stdio.js"
+import type { PolicySettings } from "../policy/settings.js"
+import { proxmoxHttpClientLayer } from "../proxmox/agent.js"
+import type { RunningSimulator } from "../simulator/index.js"
+import { checkFlags, configurationError, flagValue, load, policySettings, say, UsageError } from "./args.js"
+import { VERSION } from "./version.js"
+
+export interface ServeOptions {
+  readonly proxmox: ProxmoxConfig
+  readonly policy: PolicySettings
+  readonly server: ServerConfig
+  readonly audit: AuditSettings
+  readonly instructions?: string
+}
+
+/** The whole server: MCP over the tool layers, the audit file, the redactor and the HTTPS client. */
+export const serverLayer = (options: ServeOptions, redactor: RedactorService) =>
+  McpServer.layer({
+    version: VERSION,
+    operator: LOCAL_PRINCIPAL,
+    maxResultBytes: options.server.maxResultBytes,
+    listAliases: options.server.listAliases,
+    ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
+  }).pipe(
+    Layer.provide(
+      Layer.mergeAll(
+        toolLayer(options.proxmox, options.policy),
+        layerFile({ ...options.audit, redactor }),
+        Layer.succeed(Redactor, redactor),
+      ),
+    ),
+    Layer.provide(proxmoxHttpClientLayer(options.proxmox)),
+  )
+
+/** Serves over stdio until the client leaves or SIGTERM/SIGINT interrupts; then shuts down. */
+const serve = (options: ServeOptions): Effect.Effect<number> => {
+  // One redactor for the audit log, stderr and tool results; it knows the configured secrets.
+  const redactor = makeRedactor({ knownSecrets: options.proxmox.endpoints.map((e) => e.tokenSecret) })
+  return Effect.gen(function* () {
+    // The signal itself interrupts the program (NodeRuntime.runMain); this only tells the operator.
+    const onSignal = (signal: string) => () =>
+      say(`proxmox-mcp: ${signal}: shutting down; running calls may finish`)
+    process.once("SIGINT", onSignal("SIGINT"))
+    process.once("SIGTERM", onSignal("SIGTERM"))
+    yield* serveStdio()
+    say("proxmox-mcp: the client closed the connection: shutting down; running calls may finish")
+    return 0
+  }).pipe(
+    Effect.provide(serverLayer(options, redactor)),
+    Effect.catchAll((error) =>
+      Effect.sync(() => {
+        say(`proxmox-mcp: ${redactor.text(error.message)}`)
+        return 1
+      }),
+    ),
+    // Outermost, so that building the layers logs to stderr too (stdout is the protocol's).
+    Effect.provide(stderrLoggerLayer(options.server.logLevel, redactor.line)),
+  )
+}
+
+const checkTransport = (transport: string) => {
+  if (transport !== "stdio")
+    throw new UsageError(`transport '${transport}' is not available yet in this version; use stdio`)
+}
+
+const warnInsecure = (proxmox: ProxmoxConfig) => {
+  if (!proxmox.tls.verify) {
+    say(
+      "WARNING: TLS certificate verification is DISABLED (PROXMOX_ALLOW_INSECURE_TLS / VERIFY_TLS=false).\n" +
+        "WARNING: anyone on the network path can impersonate the Proxmox API and capture the API token.\n" +
+        "WARNING: use PROXMOX_TLS_FINGERPRINTS or PROXMOX_CA_FILE instead; insecure mode is for labs only.",
+    )
+  }
+}
+
+export const run = (args: ReadonlyArray<string>, env: Environment): Effect.Effect<number> =>
+  Effect.suspend(() => {
+    checkFlags(args, ["--transport"])
+    const config = load(
+      env,
+      Config.all({
+        proxmox: proxmoxConfig,
+        policy: policySettings,
+        server: serverConfig,
+        audit: auditConfig,
+      }),
+    )
+    if (config._tag === "Left") return Effect.succeed(configurationError(config.left))
+    checkTransport(flagValue(args, "--transport") ?? config.right.server.transport)
+    warnInsecure(config.right.proxmox)
+    return serve(config.right)
+  })
+
+/** The simulator (and its certificate code) is loaded only by the commands that use it. */
+export const simulatorResource = (
+  options: Parameters<typeof import("../simulator/index.js").startSimulator>[0],
+) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => (await import("../simulator/index.js")).startSimulator(options)),
+    (sim) => Effect.promise(() => sim.close()),
+  )
+
+/** A config for the simulator: one pinned endpoint per node, like PROXMOX_NODES + fingerprints. */
+export const simulatorConfig = (sim: RunningSimulator): ProxmoxConfig => ({
+  endpoints: sim.endpoints.map((e) => ({
+    name: e.node,
+    node: e.node,
+    host: e.host,
+    port: e.port,
+    tokenId: sim.tokenId,
+    tokenSecret: Redacted.make(sim.tokenSecret),
+    fingerprint: sim.fingerprint,
+  })),
+  tls: { verify: true },
+  requestTimeoutMs: 35_000,
+})
+
+export const demo = (args: ReadonlyArray<string>, env: Environment): Effect.Effect<number> =>
+  Effect.suspend(() => {
+    checkFlags(args, ["--transport"])
+    checkTransport(flagValue(args, "--transport") ?? "stdio")
+    // The demo never talks to a real cluster: only policy, server and audit settings apply. It
+    // runs with tier full so every tool can be tried, unless PVE_ACCESS_TIER says otherwise, and
+    // audits into a temporary directory unless AUDIT_LOG_PATH is set.
+    const demoEnv: Environment = {
+      ...env,
+      PVE_ACCESS_TIER: env.PVE_ACCESS_TIER ?? "full",
+      AUDIT_LOG_PATH:
+        env.AUDIT_LOG_PATH ??
+        path.join(fs.mkdtempSync(path.join(os.tmpdir(), "proxmox-mcp-demo-")), "audit.jsonl"),
+    }
+    const settings = load(
+      demoEnv,
+      Config.all({ policy: policySettings, server: serverConfig, audit: auditConfig }),
+    )
+    if (settings._tag === "Left") return Effect.succeed(configurationError(settings.left))
+    return Effect.scoped(
+      Effect.gen(function* () {
+        // Acquired first, released last: the simulator outlives the server's shutdown.
+        const sim = yield* simulatorResource({})
+        say(
+          [
+            "==================================================================",
+            " proxmox-mcp DEMO: SIMULATED Proxmox VE cluster. Nothing real is touched.",
+            ` nodes: ${sim.nodes.join(", ")}   API: ${sim.url} (certificate pinned)`,
+            ` access tier: ${settings.right.policy.tier}   confirm mode: ${settings.right.policy.confirmMode}`,
+            ` audit log: ${settings.right.audit.path}`,
+            " This process speaks MCP on stdin/stdout. Try it with an MCP client, e.g.:",
+            "   npx @modelcontextprotocol/inspector node dist/bin/proxmox-mcp.js demo",
+            "==================================================================",
+          ].join("\n"),
+        )
+        return yield* serve({
+          ...settings.right,
+          proxmox: simulatorConfig(sim),
+          instructions:
+            "This server is connected to a SIMULATED Proxmox VE cluster (demo mode): every operation is safe to try.",
+        })
+      }),
+    )
+  })
