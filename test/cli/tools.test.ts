@@ -1,22 +1,17 @@
-import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { renderTools } from "../../src/cli/tools.js"
 import { builtin } from "../../src/tools/catalog.js"
+import { runCli } from "../support/cli.js"
 
 const entries = builtin.entries
 
-const BIN = path.resolve(import.meta.dirname, "../../dist/bin/proxmox-mcp.js")
-const cli = (args: Array<string>, env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [BIN, ...args], {
-    env: { PATH: process.env.PATH ?? "", ...env },
-    encoding: "utf8",
-  })
+const cli = runCli
 
 describe("proxmox-mcp tools", () => {
-  it("--all --json prints every name with the documented fields", () => {
-    const result = cli(["tools", "--all", "--json"])
+  it("--all --json prints every name with the documented fields", async () => {
+    const result = await cli(["tools", "--all", "--json"])
     expect(result.status).toBe(0)
     const rows = JSON.parse(result.stdout) as Array<Record<string, unknown>>
     expect(rows.map((r) => r.name)).toEqual(entries.map((e) => e.name))
@@ -44,27 +39,29 @@ describe("proxmox-mcp tools", () => {
     })
   })
 
-  it("without --all shows only what the policy exposes (read-only by default)", () => {
-    const rows = JSON.parse(cli(["tools", "--json"]).stdout) as Array<{ tier: string }>
+  it("without --all shows only what the policy exposes (read-only by default)", async () => {
+    const rows = JSON.parse((await cli(["tools", "--json"])).stdout) as Array<{ tier: string }>
     expect(rows.length).toBeGreaterThan(0)
     expect(rows.every((r) => r.tier === "read-only")).toBe(true)
-    const full = JSON.parse(cli(["tools", "--json"], { PVE_ACCESS_TIER: "full" }).stdout) as Array<unknown>
+    const full = JSON.parse(
+      (await cli(["tools", "--json"], { PVE_ACCESS_TIER: "full" })).stdout,
+    ) as Array<unknown>
     expect(full).toHaveLength(entries.length)
   })
 
-  it("an invalid policy value is an error naming the variable", () => {
-    const result = cli(["tools"], { PVE_ACCESS_TIER: "root" })
+  it("an invalid policy value is an error naming the variable", async () => {
+    const result = await cli(["tools"], { PVE_ACCESS_TIER: "root" })
     expect(result.status).toBe(2)
     expect(result.stderr).toContain("PVE_ACCESS_TIER")
   })
 
-  it("docs/tools.md is the generated catalog", () => {
+  it("docs/tools.md is the generated catalog", async () => {
     const docs = fs.readFileSync(path.resolve(import.meta.dirname, "../../docs/tools.md"), "utf8")
     expect(docs).toContain(renderTools(entries, "markdown"))
   })
 
-  it("an unknown command or option is a usage error", () => {
-    expect(cli(["frobnicate"]).status).toBe(2)
-    expect(cli(["tools", "--bogus"]).status).toBe(2)
+  it("an unknown command or option is a usage error", async () => {
+    expect((await cli(["frobnicate"])).status).toBe(2)
+    expect((await cli(["tools", "--bogus"])).status).toBe(2)
   })
 })

@@ -1,23 +1,24 @@
 /**
- * Policy seen by a real MCP client over stdio: what is listed under each setting, protected
- * guests, and confirmation by elicitation (accept runs the call; decline and cancel do not).
+ * Policy seen by a real MCP client (in-process, over the SDK's InMemoryTransport, settings read
+ * from environment variables as `proxmox-mcp run` reads them): what is listed under each
+ * setting, protected guests, and confirmation by elicitation (accept runs the call; decline and
+ * cancel do not).
  */
-import * as fs from "node:fs"
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import type { Client, ClientOptions } from "@modelcontextprotocol/sdk/client/index.js"
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { RunningSimulator } from "../../src/simulator/index.js"
 import { startTestCluster } from "../support/cluster.js"
-import { connectStdio, envFor, tempAuditPath } from "../support/mcp.js"
+import { connectInProcess } from "../support/server.js"
 
 let sim: RunningSimulator
-const clients: Array<Client> = []
+const sessions: Array<{ close: () => Promise<void> }> = []
 
 beforeAll(async () => {
   sim = await startTestCluster({ perNodeEndpoints: false })
 })
 afterAll(async () => {
-  for (const client of clients) await client.close()
+  for (const session of sessions) await session.close()
   await sim.close()
 })
 
@@ -26,32 +27,19 @@ type ElicitAnswer = "accept" | "decline" | "cancel"
 const connect = async (
   env: Record<string, string>,
   elicitation?: { answer: ElicitAnswer; asked: Array<string> },
+  clientOptions: ClientOptions = elicitation === undefined ? {} : { capabilities: { elicitation: {} } },
 ) => {
-  const auditPath = tempAuditPath()
-  const { client } = await connectStdio(
-    ["run"],
-    { ...envFor(sim), AUDIT_LOG_PATH: auditPath, ...env },
-    elicitation === undefined ? {} : { capabilities: { elicitation: {} } },
-    (client) => {
-      if (elicitation === undefined) return
-      client.setRequestHandler(ElicitRequestSchema, async (request) => {
-        elicitation.asked.push(String((request.params as { message?: unknown }).message))
-        return elicitation.answer === "accept"
-          ? { action: "accept", content: { confirm: true } }
-          : { action: elicitation.answer }
-      })
-    },
-  )
-  clients.push(client)
-  return {
-    client,
-    audit: () =>
-      fs
-        .readFileSync(auditPath, "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l)),
-  }
+  const session = await connectInProcess(sim, { env }, clientOptions, (client) => {
+    if (elicitation === undefined) return
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      elicitation.asked.push(String((request.params as { message?: unknown }).message))
+      return elicitation.answer === "accept"
+        ? { action: "accept", content: { confirm: true } }
+        : { action: elicitation.answer }
+    })
+  })
+  sessions.push(session)
+  return { client: session.client, audit: session.records }
 }
 
 const listed = async (client: Client) => (await client.listTools()).tools.map((t) => t.name)
@@ -64,7 +52,7 @@ const call = async (client: Client, name: string, args: Record<string, unknown>)
   }
 }
 
-describe("exposure over stdio", () => {
+describe("exposure", () => {
   it("the default tier exposes no state-changing tool", async () => {
     const { client } = await connect({})
     const { tools } = await client.listTools()
@@ -113,7 +101,7 @@ describe("exposure over stdio", () => {
   })
 })
 
-describe("protected guests over stdio", () => {
+describe("protected guests", () => {
   it("cannot stop a protected vmid or tag under tier full even with confirm: true", async () => {
     sim.cluster.addGuest({
       vmid: 7001,
@@ -142,7 +130,7 @@ describe("protected guests over stdio", () => {
   })
 })
 
-describe("confirmation by elicitation over stdio", () => {
+describe("confirmation by elicitation", () => {
   it.each(["accept", "decline", "cancel"] as const)("%s", async (answer) => {
     const vmid = 7100 + ["accept", "decline", "cancel"].indexOf(answer)
     sim.cluster.addGuest({ vmid, type: "qemu", node: "pve2", name: `e-${answer}`, status: "running" })
@@ -172,12 +160,9 @@ describe("confirmation by elicitation over stdio", () => {
   })
 
   it("a client that can only do URL elicitation is treated as one without elicitation", async () => {
-    const { client } = await connectStdio(
-      ["run"],
-      { ...envFor(sim), AUDIT_LOG_PATH: tempAuditPath(), PVE_ACCESS_TIER: "full" },
-      { capabilities: { elicitation: { url: {} } } },
-    )
-    clients.push(client)
+    const { client } = await connect({ PVE_ACCESS_TIER: "full" }, undefined, {
+      capabilities: { elicitation: { url: {} } },
+    })
     expect(await call(client, "pve_stop_qemu_vm", { vmid: 100 })).toMatchObject({
       ok: false,
       error: { code: "CONFIRMATION_REQUIRED" },

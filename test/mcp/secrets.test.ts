@@ -3,14 +3,14 @@
  * appears in the audit files or on stderr (issue: audit trail, "secret-free").
  */
 
-import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { RunningSimulator } from "../../src/simulator/index.js"
+import { runCli } from "../support/cli.js"
 import { startTestCluster } from "../support/cluster.js"
-import { BIN, connectStdio, envFor } from "../support/mcp.js"
+import { connectStdio, envFor } from "../support/mcp.js"
 
 const PASSWORD = "Tr0ub4dor&3-known-password"
 const JWT =
@@ -71,23 +71,18 @@ describe("secrets stay out of the audit log and stderr", () => {
       expect(answered.includes(secret), "a tool result holds a secret").toBe(false)
     }
     // The log the session left behind verifies.
-    const verify = spawnSync(process.execPath, [BIN, "audit", "verify", auditPath], { encoding: "utf8" })
+    const verify = await runCli(["audit", "verify", auditPath])
     expect(verify.status, verify.stdout + verify.stderr).toBe(0)
   })
 
-  it("an unwritable audit path stops the server at start", () => {
+  it("an unwritable audit path stops the server at start", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pmcp-unwritable-"))
     const blocker = path.join(dir, "not-a-dir")
     fs.writeFileSync(blocker, "")
-    const result = spawnSync(process.execPath, [BIN, "run"], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        ...envFor(sim),
-        AUDIT_LOG_PATH: path.join(blocker, "audit.jsonl"),
-      },
-      input: "",
-      encoding: "utf8",
-      timeout: 20_000,
+    // In-process: the server fails while its layers are built, before it reads stdin.
+    const result = await runCli(["run"], {
+      ...envFor(sim),
+      AUDIT_LOG_PATH: path.join(blocker, "audit.jsonl"),
     })
     expect(result.status).not.toBe(0)
     expect(result.stderr).toMatch(/audit/i)

@@ -1,14 +1,16 @@
 /**
  * End to end: the SDK's real MCP client talks to the built `proxmox-mcp` binary over stdio,
- * once in demo mode and once against a simulated endpoint configured only by environment
- * variables with its certificate pinned by fingerprint.
+ * once in demo mode, once against a simulated endpoint configured only by environment
+ * variables with its certificate pinned by fingerprint, and once through a SIGTERM. The
+ * shutdown paths that need no process run in-process.
  */
-import { spawnSync } from "node:child_process"
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { RunningSimulator } from "../../src/simulator/index.js"
+import { runCli } from "../support/cli.js"
 import { eventually, startTestCluster } from "../support/cluster.js"
-import { auditAfterStop, BIN, connectStdio, envFor, tempAuditPath } from "../support/mcp.js"
+import { auditAfterStop, connectStdio, envFor, tempAuditPath } from "../support/mcp.js"
+import { connectClient, startServer } from "../support/server.js"
 
 interface Envelope {
   ok: boolean
@@ -157,7 +159,7 @@ describe("proxmox-mcp run, configured by environment, certificate pinned", () =>
 
 describe("shutdown", () => {
   it("SIGTERM lets a running call finish, completes its audit record, then records server.stop", async () => {
-    const sim = await startTestCluster({ perNodeEndpoints: false, taskDurationMs: 1_500 })
+    const sim = await startTestCluster({ perNodeEndpoints: false, taskDurationMs: 800 })
     try {
       sim.cluster.addGuest({ vmid: 5030, type: "qemu", node: "pve1", name: "draining", status: "stopped" })
       const auditPath = tempAuditPath()
@@ -189,24 +191,26 @@ describe("shutdown", () => {
   })
 })
 
-describe("client going away", () => {
-  it("closing stdin lets a running call finish and leaves its task running, then records server.stop", async () => {
-    const sim = await startTestCluster({ perNodeEndpoints: false, taskDurationMs: 1_500 })
+describe("client going away (in-process)", () => {
+  it("closing the connection lets a running call finish and leaves its task running, then records server.stop", async () => {
+    const sim = await startTestCluster({ perNodeEndpoints: false, taskDurationMs: 600 })
     try {
       sim.cluster.addGuest({ vmid: 5031, type: "qemu", node: "pve1", name: "left", status: "stopped" })
-      const auditPath = tempAuditPath()
-      const session = await connectStdio(["run"], {
-        ...envFor(sim),
-        PVE_ACCESS_TIER: "full",
-        AUDIT_LOG_PATH: auditPath,
-      })
-      session.client
+      const server = await startServer(sim, { env: { PVE_ACCESS_TIER: "full" } })
+      const { client, serving } = await connectClient(server)
+      client
         .callTool({ name: "pve_start_qemu_vm", arguments: { vmid: 5031, wait: true } })
         .catch(() => "the client is gone; no answer expected")
       await eventually(() => sim.cluster.listTasks().some((t) => t.id === "5031" && t.status === "running"))
-      await session.client.close()
-      const events = (await auditAfterStop(auditPath, eventually)).map((e) => e.event)
-      expect(events).toEqual(["server.start", "tool.started", "tool.completed", "server.stop"])
+      await client.close()
+      await serving // the connection is over
+      await server.runtime.dispose() // what the binary does next: shut down, letting calls finish
+      expect(server.records().map((e) => e.event)).toEqual([
+        "server.start",
+        "tool.started",
+        "tool.completed",
+        "server.stop",
+      ])
       const task = sim.cluster.listTasks().find((t) => t.id === "5031")
       expect(task?.stoppedByDelete).toBe(false)
       expect(sim.cluster.getGuest(5031)?.status).toBe("running")
@@ -215,28 +219,24 @@ describe("client going away", () => {
     }
   })
 
-  it("after SIGTERM no new call is taken", async () => {
-    const sim = await startTestCluster({ perNodeEndpoints: false, taskDurationMs: 1_500 })
+  it("once the server is shutting down no new call is taken; the running one finishes", async () => {
+    const sim = await startTestCluster({ perNodeEndpoints: false, taskDurationMs: 600 })
     try {
       sim.cluster.addGuest({ vmid: 5032, type: "qemu", node: "pve1", name: "busy", status: "stopped" })
       sim.cluster.addGuest({ vmid: 5033, type: "qemu", node: "pve1", name: "late", status: "stopped" })
-      const session = await connectStdio(["run"], {
-        ...envFor(sim),
-        PVE_ACCESS_TIER: "full",
-        AUDIT_LOG_PATH: tempAuditPath(),
-      })
-      const pending = session.client.callTool({
-        name: "pve_start_qemu_vm",
-        arguments: { vmid: 5032, wait: true },
-      })
+      const server = await startServer(sim, { env: { PVE_ACCESS_TIER: "full" } })
+      const { client } = await connectClient(server)
+      const pending = client.callTool({ name: "pve_start_qemu_vm", arguments: { vmid: 5032, wait: true } })
       await eventually(() => sim.cluster.listTasks().some((t) => t.id === "5032" && t.status === "running"))
-      process.kill(session.pid, "SIGTERM")
-      await eventually(() => session.stderr().includes("SIGTERM: shutting down"))
-      await expect(
-        session.client.callTool({ name: "pve_start_qemu_vm", arguments: { vmid: 5033 } }),
-      ).rejects.toThrow(/shutting down/)
+      // SIGTERM runs exactly this: the release of the server's layer.
+      const stopping = server.runtime.dispose()
+      await expect(client.callTool({ name: "pve_start_qemu_vm", arguments: { vmid: 5033 } })).rejects.toThrow(
+        /shutting down/,
+      )
       expect((await pending).structuredContent).toMatchObject({ ok: true })
+      await stopping
       expect(sim.cluster.listTasks().some((t) => t.id === "5033")).toBe(false)
+      expect(server.records().at(-1)?.event).toBe("server.stop")
     } finally {
       await sim.close()
     }
@@ -244,11 +244,8 @@ describe("client going away", () => {
 })
 
 describe("proxmox-mcp run with a bad configuration", () => {
-  it("exits 2 naming the variable", () => {
-    const result = spawnSync(process.execPath, [BIN, "run"], {
-      env: { PATH: process.env.PATH ?? "", PROXMOX_HOST: "pve.lan", PROXMOX_TOKEN_ID: "root@pam!x" },
-      encoding: "utf8",
-    })
+  it("exits 2 naming the variable", async () => {
+    const result = await runCli(["run"], { PROXMOX_HOST: "pve.lan", PROXMOX_TOKEN_ID: "root@pam!x" })
     expect(result.status).toBe(2)
     expect(result.stderr).toContain("PROXMOX_TOKEN_SECRET")
     expect(result.stdout).toBe("")

@@ -1,4 +1,4 @@
-import { Effect, Either, Redacted } from "effect"
+import { Effect, Either, Fiber, Option, Redacted, TestClock, TestContext } from "effect"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { type ApiRequest, ProxmoxApi } from "../../src/proxmox/api.js"
 import type { RunningSimulator } from "../../src/simulator/index.js"
@@ -204,16 +204,29 @@ describe("retries", () => {
 })
 
 describe("timeouts and failover", () => {
-  it("a read that gets no answer in time is TIMEOUT", async () => {
+  it("a read that gets no answer in time is TIMEOUT, after its retries (TestClock)", async () => {
     const rt = runtimeFor(configFor(sim, { requestTimeoutMs: 200 }))
-    sim.cluster.setFault("pve2", { kind: "slow", delayMs: 3_000 })
+    sim.cluster.setFault("pve2", { kind: "slow", delayMs: 800 })
     try {
-      const error = await failure(rt, {
-        method: "GET",
-        path: "/nodes/{node}/status",
-        pathParams: { node: "pve2" },
-      })
+      const error = await rt.runPromise(
+        Effect.gen(function* () {
+          const api = yield* ProxmoxApi
+          const fiber = yield* Effect.fork(
+            Effect.flip(
+              api.request({ method: "GET", path: "/nodes/{node}/status", pathParams: { node: "pve2" } }),
+            ),
+          )
+          // Time passes only when the test moves the clock: each timeout and back-off fires then.
+          while (Option.isNone(yield* Fiber.poll(fiber))) {
+            yield* TestClock.adjust("1 second")
+            yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+          }
+          return yield* Fiber.join(fiber)
+        }).pipe(Effect.provide(TestContext.TestContext)),
+      )
       expect(error).toMatchObject({ code: "TIMEOUT" })
+      // It was retried: the first try and at least three more reached Proxmox and got no answer.
+      expect(requestsTo("/nodes/pve2/status").length).toBeGreaterThanOrEqual(4)
     } finally {
       await rt.dispose()
     }
@@ -221,7 +234,7 @@ describe("timeouts and failover", () => {
 
   it("a mutation that gets no answer in time is OUTCOME_UNKNOWN and is not resent", async () => {
     const rt = runtimeFor(configFor(sim, { requestTimeoutMs: 200 }))
-    sim.cluster.setFault("pve2", { kind: "slow", delayMs: 3_000 })
+    sim.cluster.setFault("pve2", { kind: "slow", delayMs: 800 })
     try {
       const error = await failure(rt, {
         method: "POST",
