@@ -7,6 +7,7 @@ import { Layer, Logger, LogLevel } from "effect"
 import * as UpstreamLog from "./audit/upstream.js"
 import type { ProxmoxConfig } from "./config/proxmox.js"
 import type { LogLevels } from "./config/server.js"
+import { makeToolNames } from "./policy/names.js"
 import * as Policy from "./policy/policy.js"
 import type { PolicySettings } from "./policy/settings.js"
 import { proxmoxHttpClientLayer } from "./proxmox/agent.js"
@@ -31,6 +32,19 @@ export const toolLayer = (
   registry: NodeRegistry.RegistryOptions = {},
 ) =>
   Layer.mergeAll(Policy.layer(policy), Catalog.layer).pipe(Layer.provideMerge(proxmoxLayer(config, registry)))
+
+/** `proxmoxLayer` configured by environment / config file (PROXMOX_HOST or PROXMOX_NODES, ...). */
+export const proxmoxLayerConfig = (registry: NodeRegistry.RegistryOptions = {}) =>
+  Layer.mergeAll(Tasks.layer, NodeRegistry.layer(registry)).pipe(
+    Layer.provideMerge(ProxmoxApi.layerConfig),
+    Layer.provideMerge(UpstreamLog.layer),
+  )
+
+/** `toolLayer` configured by environment / config file, with the built-in catalog. */
+export const toolLayerConfig = (registry: NodeRegistry.RegistryOptions = {}) =>
+  Layer.mergeAll(Policy.layerConfig(makeToolNames(Catalog.builtin.entries)), Catalog.layer).pipe(
+    Layer.provideMerge(proxmoxLayerConfig(registry)),
+  )
 
 export const liveProxmoxLayer = (config: ProxmoxConfig, registry: NodeRegistry.RegistryOptions = {}) =>
   proxmoxLayer(config, registry).pipe(Layer.provide(proxmoxHttpClientLayer(config)))

@@ -12,7 +12,10 @@
  * `redactSecrets` is the default redactor (no known secrets); `makeRedactor({knownSecrets})`
  * builds one that also removes the deployment's own secrets.
  */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 
@@ -249,4 +252,13 @@ export class Redactor extends Context.Tag("proxmox-mcp/Redactor")<Redactor, Reda
     Layer.sync(Redactor, () => makeRedactor(options))
   /** Key and pattern rules only, no known secrets. */
   static readonly default: Layer.Layer<Redactor> = Layer.succeed(Redactor, defaultRedactor)
+  /** A redactor that knows the secrets a configuration holds (e.g. the Proxmox token secrets). */
+  static readonly layerConfig = <A>(
+    config: Config.Config<A>,
+    secretsOf: (value: A) => Iterable<SecretInput>,
+  ): Layer.Layer<Redactor, ConfigError.ConfigError> =>
+    Layer.effect(
+      Redactor,
+      Effect.map(config, (value) => makeRedactor({ knownSecrets: secretsOf(value) })),
+    )
 }

@@ -25,8 +25,9 @@ import { resourcePath, type Target, type TargetRef } from "../domain/target.js"
 import { isStateChanging, type NamedTool, type ToolInfo } from "../domain/tool.js"
 import type { ApiError } from "../proxmox/api.js"
 import { NodeRegistry } from "../proxmox/registry.js"
+import type { ToolNames } from "./names.js"
 import { ADMIN_ONLY_OPERATIONS, SUTIAN_OPERATIONS } from "./operations.js"
-import type { PolicySettings } from "./settings.js"
+import { type PolicySettings, policyConfig } from "./settings.js"
 
 export type ConfirmationAnswer = "accept" | "decline" | "cancel"
 
@@ -289,3 +290,6 @@ export const make = (settings: PolicySettings) =>
   })
 
 export const layer = (settings: PolicySettings) => Layer.effect(Policy, make(settings))
+
+/** The policy configured by environment / config file; list entries resolved against `names`. */
+export const layerConfig = (names: ToolNames) => Layer.unwrapEffect(Effect.map(policyConfig(names), layer))

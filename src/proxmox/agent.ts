@@ -15,7 +15,7 @@ import type { Duplex } from "node:stream"
 import * as tls from "node:tls"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Layer } from "effect"
-import type { ProxmoxConfig } from "../config/proxmox.js"
+import { type ProxmoxConfig, proxmoxConfig } from "../config/proxmox.js"
 
 export class PinMismatchError extends Error {
   readonly code = "ERR_TLS_CERT_PIN_MISMATCH"
@@ -113,3 +113,8 @@ export const proxmoxHttpClientLayer = (config: ProxmoxConfig) =>
   NodeHttpClient.layerWithoutAgent.pipe(
     Layer.provide(Layer.scoped(NodeHttpClient.HttpAgent, makeProxmoxAgent(config))),
   )
+
+/** The same client, its TLS settings (pins, CA, insecure mode) read from the configuration. */
+export const proxmoxHttpClientLayerConfig = Layer.unwrapEffect(
+  Effect.map(proxmoxConfig, proxmoxHttpClientLayer),
+)

@@ -12,7 +12,7 @@ import type { IncomingMessage } from "node:http"
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Context, Duration, Effect, Either, Fiber, Layer, Redacted, Schedule } from "effect"
 import { UpstreamLog } from "../audit/upstream.js"
-import type { ProxmoxConfig, ProxmoxEndpoint } from "../config/proxmox.js"
+import { type ProxmoxConfig, type ProxmoxEndpoint, proxmoxConfig } from "../config/proxmox.js"
 import { type InvalidInput, OutcomeUnknown, ProxmoxError, type ProxmoxErrorCode } from "../domain/errors.js"
 import type { HttpMethod } from "../domain/tool.js"
 import { buildPath, type PathParams } from "./path.js"
@@ -391,3 +391,6 @@ export const make = (config: ProxmoxConfig) =>
   })
 
 export const layer = (config: ProxmoxConfig) => Layer.effect(ProxmoxApi, make(config))
+
+/** The API configured by environment / config file (`PROXMOX_HOST` or `PROXMOX_NODES`, token, TLS). */
+export const layerConfig = Layer.unwrapEffect(Effect.map(proxmoxConfig, layer))

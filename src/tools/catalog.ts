@@ -26,6 +26,15 @@ export const builtinTools = [
 
 export type BuiltinTool = (typeof builtinTools)[number]
 
+export type BuiltinToolName = BuiltinTool["name"]
+
+/** One built-in tool by name, with its precise type (for the typed call API). */
+export const toolNamed = <N extends BuiltinToolName>(name: N): Extract<BuiltinTool, { readonly name: N }> => {
+  const tool = builtinTools.find((t): t is Extract<BuiltinTool, { readonly name: N }> => t.name === name)
+  if (tool === undefined) throw new Error(`no built-in tool ${name}`)
+  return tool
+}
+
 export interface AliasDeclaration {
   readonly name: string
   readonly aliasFor: string
