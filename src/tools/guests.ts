@@ -187,10 +187,10 @@ const actions = (type: GuestType): Record<Action, ActionSpec> => ({
 })
 
 /** The guest's state after a lifecycle task: `paused` for a suspended VM, else PVE's status. */
-const guestStatusOf = (status: unknown): string | undefined => {
-  if (typeof status !== "object" || status === null) return undefined
-  const { status: state, qmpstatus } = status as Row
-  if (qmpstatus === "paused") return "paused"
+const guestStatusOf = (current: unknown): string | undefined => {
+  if (typeof current !== "object" || current === null) return undefined
+  if (Tool.fieldOf(current, "qmpstatus") === "paused") return "paused"
+  const state = Tool.fieldOf(current, "status")
   return typeof state === "string" ? state : undefined
 }
 
