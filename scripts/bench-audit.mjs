@@ -101,7 +101,11 @@ const sinks = {
 
 // --- tool calls ---------------------------------------------------------------------------------
 
-const toolCall = ToolCall.of({ principal: LOCAL_PRINCIPAL, progress: () => Effect.void })
+const toolCall = ToolCall.of({
+  principal: LOCAL_PRINCIPAL,
+  cancelStopsTask: () => true,
+  progress: () => Effect.void,
+})
 const entryOf = (name) => {
   const entry = builtin.lookup(name)
   if (entry === undefined) throw new Error(`no tool ${name}`)

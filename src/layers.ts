@@ -3,7 +3,9 @@
  * config and bakes in no Node platform layer. `liveProxmoxLayer` adds the Node HTTPS client with
  * the pinning agent; binaries compose it once, at the edge.
  */
-import { Layer, Logger, LogLevel } from "effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as UpstreamLog from "./audit/upstream.js"
 import type { ProxmoxConfig } from "./config/proxmox.js"
 import type { LogLevels } from "./config/server.js"

@@ -4,7 +4,9 @@
  * Implementations: the hash-chained file sink (`src/audit/file.ts`) and an in-memory sink for
  * tests and embedding (`src/audit/memory.ts`).
  */
-import { Context, Data, type Effect } from "effect"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
 
 export type AuditEventName =
   | "server.start"

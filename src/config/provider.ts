@@ -5,7 +5,9 @@
  * users is a startup error naming the file.
  */
 import * as fs from "node:fs"
-import { ConfigError, ConfigProvider, Either } from "effect"
+import * as ConfigError from "effect/ConfigError"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Either from "effect/Either"
 
 const MAX_CONFIG_BYTES = 64 * 1024
 

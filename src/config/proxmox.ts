@@ -4,7 +4,10 @@
  * Sutian: PROXMOX_NODES + PROXMOX_TOKEN_ID/TOKEN_SECRET + PROXMOX_NODE_TOKENS.
  */
 import * as fs from "node:fs"
-import { Config, type ConfigError, Either, Redacted } from "effect"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
 import { NODE_NAME_PATTERN } from "../domain/ids.js"
 import { boundedInt, flag, invalid, optionalSecret, optionalString } from "./values.js"
 

@@ -1,5 +1,5 @@
 /** Settings of the MCP server itself: result size, logging, transport. (Policy: src/policy/settings.ts.) */
-import { Config } from "effect"
+import * as Config from "effect/Config"
 import { boundedInt, flag, oneOf } from "./values.js"
 
 export const LogLevels = ["trace", "debug", "info", "warning", "error", "fatal", "none"] as const

@@ -2,7 +2,9 @@
  * Small strict parsers shared by the config descriptors. Each failure names the variable and
  * what is wrong; nothing falls back silently.
  */
-import { Config, ConfigError, Either } from "effect"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Either from "effect/Either"
 
 export const invalid = (variable: string, problem: string): ConfigError.ConfigError =>
   ConfigError.InvalidData([], `${variable}: ${problem}`)

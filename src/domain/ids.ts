@@ -5,7 +5,8 @@
  * value that passes can never contain `/`, be empty, or be the dot segments `.` / `..`.
  * Integers also accept numeric strings because Sutian clients send `"vmid": "501"`.
  */
-import { ParseResult, Schema } from "effect"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 
 /** `pve-node`: a hostname label. */
 export const NODE_NAME_PATTERN = /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/

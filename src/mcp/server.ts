@@ -30,13 +30,14 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import { Audit, type AuditWriteError } from "../audit/port.js"
 import type { Principal } from "../domain/principal.js"
 import { type Elicit, Policy } from "../policy/policy.js"
@@ -164,12 +165,15 @@ export const make = (
     // An audit log that cannot be written stops the server before it serves anything.
     yield* record("server.start")
 
-    const calls = yield* FiberSet.make<Envelope>()
+    // The calls live in a scope of their own, so that shutdown can bound the wait for them.
+    const callsScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+    const calls = yield* Scope.extend(FiberSet.make<Envelope>(), callsScope)
     const fork = yield* FiberSet.runtime(calls)<ServerServices>()
     const servers = new Set<Server>()
     let closing = false
 
-    // Registered after the FiberSet, so it runs before the set's own release interrupts calls.
+    // Registered after the calls' scope, so it runs first: calls are drained before anything
+    // they use is released.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         closing = true
@@ -177,8 +181,9 @@ export const make = (
         const drained = yield* FiberSet.awaitEmpty(calls).pipe(Effect.timeoutOption(grace))
         if (Option.isNone(drained)) {
           yield* Effect.logWarning(`calls still running after ${Duration.format(grace)} are cancelled`)
-          // Interrupted by the server, not the client: the Proxmox tasks they started keep running.
-          yield* FiberSet.clear(calls).pipe(Effect.timeoutOption(CANCEL_SETTLE))
+          // Interrupted by the server, not the client: the Proxmox tasks they started keep
+          // running. Their audit completions get a bounded time; shutdown never hangs on them.
+          yield* Scope.close(callsScope, Exit.void).pipe(Effect.timeoutOption(CANCEL_SETTLE))
         }
         yield* responsesWritten
         for (const server of servers) yield* Effect.promise(() => server.close().catch(() => undefined))
@@ -216,6 +221,11 @@ export const make = (
         server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
           if (closing)
             throw new McpError(ErrorCode.InternalError, "The server is shutting down and takes no new calls.")
+          // Cancelled before it started: nothing runs, and the SDK sends no answer.
+          if (extra.signal.aborted) {
+            clientCancelled.delete(extra.requestId)
+            throw new McpError(ErrorCode.RequestTimeout, "Request was cancelled")
+          }
           const principal = connection.principalOf(extra)
           const name = request.params.name
           const entry = catalog.lookup(name)
@@ -295,11 +305,13 @@ export const make = (
           const onAbort = () => {
             if (!clientCancelled.delete(extra.requestId)) return
             cancelledByClient = true
-            Effect.runFork(Fiber.interrupt(fiber))
+            fiber.unsafeInterruptAsFork(FiberId.none)
           }
           extra.signal.addEventListener("abort", onAbort, { once: true })
           const exit = await new Promise<Exit.Exit<Envelope>>((resolve) => fiber.addObserver(resolve))
           extra.signal.removeEventListener("abort", onAbort)
+          // Request ids may be reused: a stale mark must not turn a later disconnect into a cancel.
+          clientCancelled.delete(extra.requestId)
           if (Exit.isSuccess(exit)) return toCallToolResult(exit.value)
           if (!Cause.isInterruptedOnly(exit.cause))
             throw new McpError(ErrorCode.InternalError, "internal error")

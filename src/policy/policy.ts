@@ -15,7 +15,7 @@ import {
   ConfirmationDeclined,
   ConfirmationRequired,
   Forbidden,
-  type GuestNotFound,
+  GuestNotFound,
   ProtectedGuest,
   type UnknownNode,
 } from "../domain/errors.js"
@@ -159,14 +159,29 @@ export const make = (settings: PolicySettings) =>
         case "Node":
           return Effect.map(registry.requireNode(ref.node), (node) => ({ kind: "Node", node }))
         case "Guest":
-          return Effect.map(registry.locateGuest(ref.vmid, ref.type, { fresh }), (guest) => ({
-            kind: "Guest",
-            node: ref.node ?? guest.node,
-            type: guest.type,
-            vmid: ref.vmid,
-            ...(guest.name === undefined ? {} : { name: guest.name }),
-            tags: guest.tags,
-          }))
+          return Effect.gen(function* () {
+            let guest = yield* registry.locateGuest(ref.vmid, ref.type, { fresh })
+            // The target is where the guest is, never where the client says it is: a client's
+            // node that disagrees is checked against fresh data, then refused.
+            if (ref.node !== undefined && ref.node !== guest.node) {
+              guest = yield* registry.locateGuest(ref.vmid, ref.type, { fresh: true })
+              if (ref.node !== guest.node) {
+                yield* registry.requireNode(ref.node)
+                return yield* new GuestNotFound({
+                  vmid: ref.vmid,
+                  ...(ref.type === undefined ? {} : { guestType: ref.type }),
+                })
+              }
+            }
+            return {
+              kind: "Guest" as const,
+              node: guest.node,
+              type: guest.type,
+              vmid: ref.vmid,
+              ...(guest.name === undefined ? {} : { name: guest.name }),
+              tags: guest.tags,
+            }
+          })
         case "NewGuest": {
           const node = ref.node ?? placeFor
           return Effect.succeed({

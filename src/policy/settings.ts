@@ -3,7 +3,8 @@
  * category, confirm mode, tool name or malformed vmid range stops startup with a message naming
  * the variable and the value.
  */
-import { Config, Either } from "effect"
+import * as Config from "effect/Config"
+import * as Either from "effect/Either"
 import { invalid, oneOf, optionalString } from "../config/values.js"
 import {
   Categories,

@@ -14,7 +14,8 @@ import * as https from "node:https"
 import type { Duplex } from "node:stream"
 import * as tls from "node:tls"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { type ProxmoxConfig, proxmoxConfig } from "../config/proxmox.js"
 
 export class PinMismatchError extends Error {

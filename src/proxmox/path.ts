@@ -4,7 +4,7 @@
  * `..` are refused, and a template placeholder without a value is refused rather than sent as a
  * literal `{node}`.
  */
-import { Either } from "effect"
+import * as Either from "effect/Either"
 import { InvalidInput } from "../domain/errors.js"
 
 export type PathParams = Readonly<Record<string, string | number>>

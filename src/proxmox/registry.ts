@@ -5,7 +5,10 @@
  * ones. A guest is located from `/cluster/resources` (short cache, refreshed on a miss), so a
  * guest stays addressable by vmid alone after migration or HA relocation.
  */
-import { Context, type Duration, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { GuestNotFound, UnknownNode } from "../domain/errors.js"
 import type { GuestType } from "../domain/ids.js"
 import { type ApiError, ProxmoxApi } from "./api.js"

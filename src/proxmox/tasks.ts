@@ -2,7 +2,11 @@
  * Waiting for and stopping Proxmox tasks (UPIDs). A task is polled on the node named inside its
  * UPID; `OK` and `WARNINGS: N` are success, anything else is the error text (WIRE.md 2.5).
  */
-import { Context, Duration, Effect, Layer, Schedule } from "effect"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import { InvalidInput, TaskFailed, type TaskResult, TaskWaitTimeout } from "../domain/errors.js"
 import { upidNode } from "../domain/ids.js"
 import { type ApiError, ProxmoxApi } from "./api.js"

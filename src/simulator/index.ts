@@ -1,6 +1,7 @@
 // A stateful fake Proxmox VE cluster served over real HTTPS on loopback, for tests, benchmarks and
 // `proxmox-mcp demo`. See SPEC.md §9 and reference/pve-api/WIRE.md for the behaviour it follows.
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { generateCertificate } from "./certificate.js"
 import { ClusterState } from "./cluster.js"
 import { type Listener, startListener } from "./server.js"

@@ -23,17 +23,22 @@ export interface ToolCallService {
   /**
    * Whether an interruption of this call is the client cancelling it, so the Proxmox task the
    * call started is stopped. False when the server is shutting down or the transport closed:
-   * the task then keeps running. Default: true.
+   * the task then keeps running. Asked only once the call was interrupted.
    */
-  readonly cancelStopsTask?: () => boolean
+  readonly cancelStopsTask: () => boolean
   /** Sends a progress notification when the client asked for progress; otherwise does nothing. */
   readonly progress: (update: ProgressUpdate) => Effect.Effect<void>
 }
 
 export class ToolCall extends Context.Tag("proxmox-mcp/ToolCall")<ToolCall, ToolCallService>() {}
 
-/** A call context for in-process callers (embedding, the CLI, tests): no human, no progress. */
-export const localCall = (principal: Principal): ToolCallService => ({
+/**
+ * A call context for in-process callers (embedding, the CLI): no human, no progress. An
+ * interruption (e.g. an `Effect.timeout` around the call) leaves the task it started running,
+ * unless `cancelStopsTask` says otherwise.
+ */
+export const localCall = (principal: Principal, cancelStopsTask = false): ToolCallService => ({
   principal,
+  cancelStopsTask: () => cancelStopsTask,
   progress: () => Effect.void,
 })

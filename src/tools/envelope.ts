@@ -64,8 +64,14 @@ export const success = (
 
 export const failure = (error: Failure, meta: ResultMeta, redact: RedactorService): Envelope => {
   const redacted = redact(error)
-  // The redactor returns a copy of the same shape; a failure stays a failure.
-  return { ok: false, error: isFailure(redacted) ? redacted : error, meta }
+  // The redactor returns a copy of the same shape; anything else is never sent unredacted.
+  return {
+    ok: false,
+    error: isFailure(redacted)
+      ? redacted
+      : { code: "INTERNAL_ERROR", message: "internal error; see the server log" },
+    meta,
+  }
 }
 
 const isFailure = (value: unknown): value is Failure =>

@@ -2,7 +2,7 @@
  * Following a Proxmox task to its end, with progress notifications: used by task-starting tools
  * called with `wait: true` and by `pve_wait_task`.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { TaskWaitFailed } from "../domain/errors.js"
 import { upidNode } from "../domain/ids.js"
 import { Tasks } from "../proxmox/tasks.js"

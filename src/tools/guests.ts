@@ -274,7 +274,6 @@ export const guestActionTool = <const Name extends string>(type: GuestType, acti
           const guestStatus = guestStatusOf(current)
           return guestStatus === undefined ? {} : { guestStatus }
         }),
-        Effect.orElseSucceed(() => ({})),
       ),
   })
 }

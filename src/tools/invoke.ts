@@ -116,12 +116,15 @@ export interface Ended<A, E> {
 
 /**
  * The pipeline. Only the program itself is interruptible: a cancelled call still gets its audit
- * completion, and a client's cancel stops the task the call started.
+ * completion, and a client's cancel stops the task the call started. `finish` turns the end into
+ * the caller's result inside the same protected region, so an interruption that arrived while
+ * the program ran is seen there, not re-raised before it.
  */
-const runCall = <Fields extends Schema.Struct.Fields, A, E extends PublicError, R>(
+const runCall = <Fields extends Schema.Struct.Fields, A, E extends PublicError, R, B, E2, R2>(
   entry: NamedTool<Tool<string, Fields, A, E, R>>,
   args: unknown,
-): Effect.Effect<Ended<A, E | PipelineError>, never, R | InvokeServices | Schema.Struct.Context<Fields>> =>
+  finish: (ended: Ended<A, E | PipelineError>) => Effect.Effect<B, E2, R2>,
+): Effect.Effect<B, E2, R | R2 | InvokeServices | Schema.Struct.Context<Fields>> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function* () {
       const started = yield* Clock.currentTimeMillis
@@ -198,7 +201,7 @@ const runCall = <Fields extends Schema.Struct.Fields, A, E extends PublicError, 
 
       const exit = yield* Effect.exit(restore(program))
       const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-      const cancelledByClient = interrupted && (call.cancelStopsTask?.() ?? true)
+      const cancelledByClient = interrupted && call.cancelStopsTask()
       const upid = startedTask(upstream)
       if (cancelledByClient && upid !== undefined) {
         // The client cancelled: stop the task this call started (whatever the tier of pve_stop_task).
@@ -211,7 +214,7 @@ const runCall = <Fields extends Schema.Struct.Fields, A, E extends PublicError, 
         yield* Effect.logError("tool defect", Cause.pretty(exit.cause))
       }
       const ended = { exit, durationMs, upid, cancelledByClient }
-      if (Option.isSome(failure) && REFUSALS.has(failure.value._tag)) return ended
+      if (Option.isSome(failure) && REFUSALS.has(failure.value._tag)) return yield* finish(ended)
       // The completion of a started call, or the single record of a read or of a call that
       // ended before its write-ahead (invalid input, unknown guest).
       const outcome = Exit.isSuccess(exit)
@@ -241,7 +244,7 @@ const runCall = <Fields extends Schema.Struct.Fields, A, E extends PublicError, 
           ...(upid === undefined ? {} : { upid }),
         }),
       )
-      return written._tag === "Left" ? { ...ended, exit: Exit.fail(written.left) } : ended
+      return yield* finish(written._tag === "Left" ? { ...ended, exit: Exit.fail(written.left) } : ended)
     }),
   )
 
@@ -253,7 +256,7 @@ export const execute = <Fields extends Schema.Struct.Fields, A, E extends Public
   entry: NamedTool<Tool<string, Fields, A, E, R>>,
   args: unknown,
 ): Effect.Effect<ToolOutput<A>, E | PipelineError, R | InvokeServices | Schema.Struct.Context<Fields>> =>
-  Effect.flatMap(runCall(entry, args), (ended) => ended.exit)
+  runCall(entry, args, (ended) => (ended.cancelledByClient ? Effect.interrupt : ended.exit))
 
 export interface InvokeOptions {
   /** A result whose JSON is larger is cut (lists) and marked `meta.truncated`. */
@@ -266,29 +269,31 @@ export const invoke = <Fields extends Schema.Struct.Fields, A, E extends PublicE
   args: unknown,
   options: InvokeOptions,
 ): Effect.Effect<Envelope.Envelope, never, R | InvokeServices | Schema.Struct.Context<Fields>> =>
-  Effect.gen(function* () {
-    const { exit, durationMs, upid, cancelledByClient } = yield* runCall(entry, args)
-    const redact = yield* Redactor
-    if (Exit.isSuccess(exit)) return Envelope.success(exit.value, durationMs, redact, options.maxResultBytes)
-    if (cancelledByClient) return yield* Effect.interrupt
-    const meta = { durationMs, ...(upid === undefined ? {} : { upid, node: upidNode(upid) ?? "" }) }
-    const failure = Cause.failureOption(exit.cause)
-    if (Option.isSome(failure)) return Envelope.failure(failure.value.failure, meta, redact)
-    if (Cause.isInterruptedOnly(exit.cause)) {
-      // Not the client's doing (the server is shutting down): any task keeps running.
+  runCall(entry, args, ({ exit, durationMs, upid, cancelledByClient }) =>
+    Effect.gen(function* () {
+      const redact = yield* Redactor
+      if (Exit.isSuccess(exit))
+        return Envelope.success(exit.value, durationMs, redact, options.maxResultBytes)
+      if (cancelledByClient) return yield* Effect.interrupt
+      const meta = { durationMs, ...(upid === undefined ? {} : { upid, node: upidNode(upid) ?? "" }) }
+      const failure = Cause.failureOption(exit.cause)
+      if (Option.isSome(failure)) return Envelope.failure(failure.value.failure, meta, redact)
+      if (Cause.isInterruptedOnly(exit.cause)) {
+        // Not the client's doing (the server is shutting down): any task keeps running.
+        return Envelope.failure(
+          {
+            code: "CANCELLED",
+            message: `The server stopped before the call finished${upid === undefined ? "" : "; the Proxmox task keeps running"}.`,
+            ...(upid === undefined ? {} : { details: { upid } }),
+          },
+          meta,
+          redact,
+        )
+      }
       return Envelope.failure(
-        {
-          code: "CANCELLED",
-          message: `The server stopped before the call finished${upid === undefined ? "" : "; the Proxmox task keeps running"}.`,
-          ...(upid === undefined ? {} : { details: { upid } }),
-        },
+        { code: "INTERNAL_ERROR", message: "internal error; see the server log" },
         meta,
         redact,
       )
-    }
-    return Envelope.failure(
-      { code: "INTERNAL_ERROR", message: "internal error; see the server log" },
-      meta,
-      redact,
-    )
-  }).pipe(Effect.withSpan("tool.invoke", { attributes: { tool: entry.name } }))
+    }),
+  ).pipe(Effect.withSpan("tool.invoke", { attributes: { tool: entry.name } }))

@@ -25,6 +25,7 @@ import {
   type GuestNotFound,
   InvalidInput,
   type ProtectedGuest,
+  type PublicError,
   type TaskFailed,
   type TaskResult,
   type TaskWaitFailed,
@@ -99,7 +100,9 @@ export type CallError<T extends Tier, C extends boolean> =
 
 export type TaskError = TaskFailed | TaskWaitTimeout | TaskWaitFailed
 
-export interface Tool<Name extends string, Fields extends Schema.Struct.Fields, A, E, R> extends ToolInfo {
+/** Every error a tool fails with maps itself to the public failure (code, message, hint, ...). */
+export interface Tool<Name extends string, Fields extends Schema.Struct.Fields, A, E extends PublicError, R>
+  extends ToolInfo {
   readonly name: Name
   /** The program's own input fields; `exposedFields` adds the framework's. */
   readonly input: Fields
@@ -114,7 +117,7 @@ export interface Tool<Name extends string, Fields extends Schema.Struct.Fields, 
 
 export declare namespace Tool {
   // biome-ignore lint/suspicious/noExplicitAny: the existential tool of a heterogeneous catalog
-  export type Any = Tool<string, any, any, any, any>
+  export type Any = Tool<string, any, any, PublicError, any>
   export type Success<T> = T extends Tool<string, infer _F, infer A, infer _E, infer _R> ? A : never
   export type Error<T> = T extends Tool<string, infer _F, infer _A, infer E, infer _R> ? E : never
   export type Requirements<T> = T extends Tool<string, infer _F, infer _A, infer _E, infer R> ? R : never
@@ -265,6 +268,11 @@ const infoOf = (
   startsTask: boolean,
 ): ToolInfo => {
   const readOnly = declaration.tier === "read-only"
+  // A read-only tool gets no write-ahead audit record, no protection check and no confirmation:
+  // it may only read. A declaration that says otherwise fails when its module loads.
+  const write = endpoints.find((endpoint) => endpoint.method !== "GET")
+  if (readOnly && write !== undefined)
+    throw new Error(`${declaration.name}: a read-only tool cannot ${write.method} ${write.path}`)
   return {
     name: declaration.name,
     title: declaration.title,
@@ -304,7 +312,7 @@ export const make = <
   const Name extends string,
   Fields extends Schema.Struct.Fields,
   A,
-  E,
+  E extends PublicError,
   R,
   T extends Tier,
   C extends boolean = false,
@@ -342,7 +350,7 @@ export interface TaskSpecWithAfter<
   Name extends string,
   Fields extends Schema.Struct.Fields,
   A,
-  E,
+  E extends PublicError,
   R,
   B extends object,
   E2,
@@ -361,7 +369,7 @@ type TaskTool<
   Name extends string,
   Fields extends Schema.Struct.Fields,
   A,
-  E,
+  E extends PublicError,
   R,
   T extends Tier,
   C extends boolean,
@@ -372,7 +380,7 @@ export function task<
   const Name extends string,
   Fields extends Schema.Struct.Fields,
   A,
-  E,
+  E extends PublicError,
   R,
   B extends object,
   E2,
@@ -381,12 +389,12 @@ export function task<
   C extends boolean = false,
 >(
   spec: TaskSpecWithAfter<Name, Fields, A, E, R, B, E2, R2, T, C>,
-): TaskTool<Name, Fields, A | TaskOutcome<B>, E | E2, R | R2, T, C>
+): TaskTool<Name, Fields, A | TaskOutcome<B>, E, R | R2, T, C>
 export function task<
   const Name extends string,
   Fields extends Schema.Struct.Fields,
   A,
-  E,
+  E extends PublicError,
   R,
   T extends Tier,
   C extends boolean = false,
@@ -395,7 +403,7 @@ export function task<
   const Name extends string,
   Fields extends Schema.Struct.Fields,
   A,
-  E,
+  E extends PublicError,
   R,
   T extends Tier,
   C extends boolean,
@@ -419,9 +427,22 @@ export function task<
           return Effect.succeed<ToolOutput<A | TaskOutcome>>(output)
         return Effect.gen(function* () {
           const result = yield* followToEnd(upid, control.timeoutSeconds ?? DEFAULT_WAIT_SECONDS)
-          const data: TaskOutcome =
-            after === undefined ? result : { ...result, ...(yield* after(input, result)) }
-          return { ...output, data, upid: result.upid, node: result.node }
+          if (after === undefined) return { ...output, data: result, upid: result.upid, node: result.node }
+          // The task succeeded: a failed read after it is a warning, never the call's failure.
+          // The task's own fields come last, so `status` is always the task's (SPEC 12).
+          const extra = yield* Effect.either(after(input, result))
+          if (extra._tag === "Right")
+            return { ...output, data: { ...extra.right, ...result }, upid: result.upid, node: result.node }
+          return {
+            ...output,
+            data: result,
+            upid: result.upid,
+            node: result.node,
+            warnings: [
+              ...(output.warnings ?? []),
+              "The task ended, but the state after it could not be read.",
+            ],
+          }
         })
       }),
   }
@@ -462,6 +483,11 @@ const pathTargets = (path: string, addressing: Addressing) => (input: object) =>
         ? [TargetRef.Storage({ storage: text(field("storage")) ?? "", node })]
         : [TargetRef.Node({ node: node ?? "" })]
     case "None":
+      if (path.startsWith("/access")) {
+        // The object's own path, e.g. /access/users/alice@pve (values are validated fields).
+        const concrete = path.replace(/\{([^}]+)\}/g, (_, name: string) => String(field(name) ?? ""))
+        return [TargetRef.Access({ path: concrete })]
+      }
       if (path.startsWith("/storage/{storage}"))
         return [TargetRef.Storage({ storage: text(field("storage")) ?? "" })]
       if (path.startsWith("/pools/{poolid}")) return [TargetRef.Pool({ pool: text(field("poolid")) ?? "" })]
@@ -594,8 +620,12 @@ export function request<
   const names = placeholders(endpoint.path)
   const info = infoOf(spec, [endpoint], false)
   const localFields: ReadonlySet<unknown> = new Set(Object.values(pagingFields))
+  for (const name of names) {
+    // A declaration bug, caught when the module loads: every placeholder is a validated field.
+    if (name !== "node" && !(name in spec.input))
+      throw new Error(`${spec.name}: {${name}} of ${endpoint.path} is no input field`)
+  }
   const notSent = new Set([
-    "node",
     ...names,
     ...Object.keys(spec.input).filter((key) => localFields.has(spec.input[key])),
   ])

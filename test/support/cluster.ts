@@ -90,6 +90,8 @@ export const callTool = (
   const progress: Array<ProgressEvent> = []
   const call = ToolCall.of({
     principal: options.principal ?? LOCAL_PRINCIPAL,
+    // Interrupting the program here stands for an MCP client cancelling the call.
+    cancelStopsTask: () => true,
     ...(options.elicit === undefined ? {} : { elicit: options.elicit }),
     progress: (update: ProgressEvent) => Effect.sync(() => void progress.push(update)),
   })
