@@ -214,6 +214,28 @@ describe("principal rules", () => {
     )
     expect(error).toMatchObject({ code: "FORBIDDEN", details: { rule: "principal resources" } })
   })
+
+  it("naming an allowed node for a guest on another node is refused, not judged on that node", async () => {
+    const runtime = runtimeWith({})
+    const operator = {
+      sub: "alice",
+      role: "operator",
+      transport: "http" as const,
+      resources: ["/nodes/pve2/*"],
+    }
+    sim.cluster.clearRequests()
+    // vmid 100 lives on pve1.
+    const error = errorOf(
+      await callTool(
+        runtime,
+        "pve_get_qemu_status",
+        { vmid: 100, node: "pve2" },
+        { principal: operator },
+      ).run(),
+    )
+    expect(error).toMatchObject({ code: "GUEST_NOT_FOUND" })
+    expect(sim.cluster.requests.some((r) => r.path.includes("/qemu/100/"))).toBe(false)
+  })
 })
 
 describe("audit of refusals", () => {
