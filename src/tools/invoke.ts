@@ -227,6 +227,14 @@ const runCall = <Fields extends Schema.Struct.Fields, A, E extends PublicError, 
                 ? "CANCELLED"
                 : "INTERNAL_ERROR",
           }
+      // With LOG_LEVEL=debug each call is logged (redacted by the logger, like every line).
+      yield* Effect.logDebug(`tool call ${entry.name}: ${outcome.ok ? "ok" : outcome.code}`).pipe(
+        Effect.annotateLogs({
+          tool: entry.name,
+          durationMs,
+          ...(base.args === undefined ? {} : { args: base.args }),
+        }),
+      )
       const completion: AuditEntry = {
         event: writeAheadId === undefined ? "tool.call" : "tool.completed",
         ...(writeAheadId === undefined ? {} : { id: writeAheadId }),

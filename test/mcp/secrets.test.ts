@@ -60,6 +60,8 @@ describe("secrets stay out of the audit log and stderr", () => {
     const answered = JSON.stringify(results)
     expect(answered).toContain("vm-[REDACTED]")
     const stderr = stderrOf()
+    // LOG_LEVEL=debug logs every call with its arguments: the check below has something to check.
+    expect(stderr).toContain("tool call pve_get_node_status")
 
     const files = fs.readdirSync(dir).map((f) => path.join(dir, f))
     const audit = files.map((f) => fs.readFileSync(f, "utf8")).join("\n")
