@@ -2,7 +2,8 @@
  * Embedding proxmox-mcp in an Effect application: compose the tool layers with an audit sink, a
  * redactor and an HTTP client, then call built-in tools with their own result and error types.
  * Here against the built-in simulated cluster; point `proxmox` at a real one the same way
- * (or use `toolLayerConfig()` and `proxmoxHttpClientLayerConfig` to read PROXMOX_* variables).
+ * (or use `toolLayerConfig()`, `proxmoxHttpClientLayerConfig` and `redactorLayerConfig` to read
+ * the PROXMOX_* and PVE_* variables).
  *
  * `npm run typecheck` checks this file; test/examples/embed.test.ts runs it.
  */
@@ -15,6 +16,7 @@ import {
   callTool,
   DEFAULT_POLICY,
   layerMemory,
+  makeRedactor,
   type ProxmoxConfig,
   proxmoxHttpClientLayer,
   Redactor,
@@ -43,12 +45,17 @@ const configFor = (sim: RunningSimulator): ProxmoxConfig => ({
   requestTimeoutMs: 10_000,
 })
 
-/** Everything a tool call needs: Proxmox, policy (tier read-only by default), audit, redaction. */
-const proxmox = (config: ProxmoxConfig) =>
-  toolLayer(config, DEFAULT_POLICY).pipe(
-    Layer.provideMerge(Layer.mergeAll(layerMemory(), Redactor.default)),
+/**
+ * Everything a tool call needs: Proxmox, policy (tier read-only by default), an audit sink and
+ * one redactor, which knows the token secret, for both the audit records and the results.
+ */
+const proxmox = (config: ProxmoxConfig) => {
+  const redactor = makeRedactor({ knownSecrets: config.endpoints.map((e) => e.tokenSecret) })
+  return toolLayer(config, DEFAULT_POLICY).pipe(
+    Layer.provideMerge(Layer.mergeAll(layerMemory({ redactor }), Layer.succeed(Redactor, redactor))),
     Layer.provide(proxmoxHttpClientLayer(config)),
   )
+}
 
 export const program = Effect.gen(function* () {
   const nodes = yield* callTool(Catalog.toolNamed("pve_list_nodes"), {})

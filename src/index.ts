@@ -36,7 +36,13 @@ export {
 export { LOCAL_PRINCIPAL, type Principal } from "./domain/principal.js"
 export { makeRedactor, Redactor, type RedactorService } from "./domain/redact.js"
 export { type Target, TargetRef } from "./domain/target.js"
-export { proxmoxLayer, proxmoxLayerConfig, toolLayer, toolLayerConfig } from "./layers.js"
+export {
+  proxmoxLayer,
+  proxmoxLayerConfig,
+  redactorLayerConfig,
+  toolLayer,
+  toolLayerConfig,
+} from "./layers.js"
 export * as McpServer from "./mcp/server.js"
 export { serveStdio } from "./mcp/stdio.js"
 export { makeToolNames, type ToolNames } from "./policy/names.js"

@@ -7,8 +7,9 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as UpstreamLog from "./audit/upstream.js"
-import type { ProxmoxConfig } from "./config/proxmox.js"
+import { type ProxmoxConfig, proxmoxConfig } from "./config/proxmox.js"
 import type { LogLevels } from "./config/server.js"
+import { Redactor } from "./domain/redact.js"
 import { makeToolNames } from "./policy/names.js"
 import * as Policy from "./policy/policy.js"
 import type { PolicySettings } from "./policy/settings.js"
@@ -47,6 +48,15 @@ export const toolLayerConfig = (registry: NodeRegistry.RegistryOptions = {}) =>
   Layer.mergeAll(Policy.layerConfig(makeToolNames(Catalog.builtin.entries)), Catalog.layer).pipe(
     Layer.provideMerge(proxmoxLayerConfig(registry)),
   )
+
+/**
+ * The `Redactor` that knows the configured Proxmox token secrets (PROXMOX_TOKEN_SECRET,
+ * PROXMOX_NODE_TOKENS), as the binary's does, so a secret is removed even where no key or
+ * pattern gives it away. Secrets learned at run time are added with `register`.
+ */
+export const redactorLayerConfig = Redactor.layerConfig(proxmoxConfig, (config) =>
+  config.endpoints.map((endpoint) => endpoint.tokenSecret),
+)
 
 export const liveProxmoxLayer = (config: ProxmoxConfig, registry: NodeRegistry.RegistryOptions = {}) =>
   proxmoxLayer(config, registry).pipe(Layer.provide(proxmoxHttpClientLayer(config)))

@@ -5,6 +5,7 @@
  * ones. A guest is located from `/cluster/resources` (short cache, refreshed on a miss), so a
  * guest stays addressable by vmid alone after migration or HA relocation.
  */
+import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -174,3 +175,11 @@ export const make = (options: RegistryOptions = {}) =>
   })
 
 export const layer = (options: RegistryOptions = {}) => Layer.effect(NodeRegistry, make(options))
+
+/**
+ * The registry with its cache lifetimes read from configuration, in the embedder's own variables
+ * (e.g. `layerConfig({ nodesTtl: Config.duration("NODES_TTL") })`): proxmox-mcp defines none
+ * for them, and its binary uses the defaults.
+ */
+export const layerConfig = (options: Config.Config.Wrap<RegistryOptions>) =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(options), layer))
