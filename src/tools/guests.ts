@@ -261,7 +261,8 @@ export const guestActionTool = <const Name extends string>(type: GuestType, acti
                 return output(data, node)
               }
             }
-            const upid = String(yield* start.send({ node, vmid }, Tool.paramsOf(input, guestInputKeys)))
+            const answer = yield* start.call({ node, vmid }, Tool.paramsOf(input, guestInputKeys))
+            const upid = yield* Tool.startedUpid(answer, start, node)
             return output({ upid, node }, node, upid)
           }),
         ),

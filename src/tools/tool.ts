@@ -25,6 +25,7 @@ import {
   type GuestNotFound,
   InvalidInput,
   type ProtectedGuest,
+  ProxmoxError,
   type PublicError,
   type TaskFailed,
   type TaskResult,
@@ -38,6 +39,7 @@ import {
   IntegerInput,
   type Module,
   type Tier,
+  UPID_PATTERN,
   upidNode,
 } from "../domain/ids.js"
 import { TargetRef } from "../domain/target.js"
@@ -361,6 +363,23 @@ export interface TaskSpecWithAfter<
   /** With `wait`, after the task ended: more fields for the result (e.g. the guest's status). */
   readonly after: (input: Input<Fields>, task: TaskResult) => Effect.Effect<B, E2, R2>
 }
+
+/**
+ * The UPID a task-starting request answered with. Anything else is PROXMOX_INVALID_RESPONSE:
+ * the task may have started, so the caller is told, not handed a made-up id.
+ */
+export const startedUpid = (answer: unknown, endpoint: EndpointRef, node: string) =>
+  typeof answer === "string" && UPID_PATTERN.test(answer)
+    ? Effect.succeed(answer)
+    : Effect.fail(
+        new ProxmoxError({
+          code: "PROXMOX_INVALID_RESPONSE",
+          message: `Proxmox answered ${endpoint.method} ${endpoint.path} without a task UPID`,
+          method: endpoint.method,
+          path: endpoint.path,
+          endpoint: node,
+        }),
+      )
 
 /** With `wait: true`: the task's end, plus what `after` read. */
 export type TaskOutcome<B extends object = {}> = TaskResult & B

@@ -66,4 +66,14 @@ describe("tool declarations", () => {
       { _tag: "Storage", storage: "local", node: "pve1" },
     ])
   })
+
+  it("a task-starting answer that is no UPID is PROXMOX_INVALID_RESPONSE, never a made-up id", () => {
+    const start = Endpoint.post("/nodes/{node}/qemu/{vmid}/status/start")
+    const upid = "UPID:pve1:000CFC5C:03E8D0C3:6194806C:qmstart:100:root@pam:"
+    expect(Effect.runSync(Tool.startedUpid(upid, start, "pve1"))).toBe(upid)
+    for (const answer of [null, undefined, "", "OK", 42]) {
+      const error = Effect.runSync(Effect.flip(Tool.startedUpid(answer, start, "pve1")))
+      expect(error.failure).toMatchObject({ code: "PROXMOX_INVALID_RESPONSE" })
+    }
+  })
 })
