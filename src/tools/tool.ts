@@ -213,8 +213,21 @@ const makeDecoder = <Fields extends Schema.Struct.Fields>(info: ToolInfo, fields
     ...(info.startsTask ? ["wait", "timeoutSeconds"] : []),
     ...(info.confirm ? ["confirm"] : []),
   ])
+  // Effect reads `Struct({})` as "any object": a tool without input checks the keys itself.
+  const noFields = Object.keys(fields).length === 0
   return (args: unknown): Effect.Effect<Decoded<Fields>, InvalidInput, Schema.Struct.Context<Fields>> => {
     const raw = args ?? {}
+    const unknown = noFields && isRecord(raw) ? Object.keys(raw).filter((key) => !controlKeys.has(key)) : []
+    if (unknown.length > 0) {
+      const lines = unknown.map((key) => `${key}: is not a parameter of this tool`)
+      return Effect.fail(
+        new InvalidInput({
+          message: `Invalid input: ${lines.join("; ")}`,
+          field: unknown[0]!,
+          issues: lines,
+        }),
+      )
+    }
     if (!isRecord(raw) || controlKeys.size === 0) {
       return Effect.mapBoth(decodeOwn(raw), {
         onFailure: (error) => invalidInput([error]),

@@ -4,8 +4,9 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { ConfigProvider, Effect } from "effect"
+import { ConfigProvider, Effect, type Either } from "effect"
 import { describe, expect, it } from "vitest"
+import type { InvalidInput } from "../../src/domain/errors.js"
 import { Modules, Tiers } from "../../src/domain/ids.js"
 import { makeToolNames } from "../../src/policy/names.js"
 import { isStateChanging, staticallyExposed, staticRule } from "../../src/policy/policy.js"
@@ -37,6 +38,19 @@ describe("catalog contract", () => {
         properties: Record<string, Record<string, unknown>>
         [key: string]: unknown
       }
+
+      it("refuses a parameter it does not declare, before anything is sent (also with no input)", () => {
+        // Input schemas need no services; the catalog's existential type cannot say so.
+        const decoded = Effect.either(tool.decode({ path: "/cluster" })) as Effect.Effect<
+          Either.Either<unknown, InvalidInput>
+        >
+        const result = Effect.runSync(decoded)
+        expect(result._tag).toBe("Left")
+        if (result._tag === "Left") {
+          expect(result.left.message).toContain("path: is not a parameter of this tool")
+          expect(result.left.field).toBe("path")
+        }
+      })
 
       it("has a description and a flat object schema with described parameters", () => {
         expect(tool.description.length).toBeGreaterThan(20)
