@@ -2,7 +2,7 @@ import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either, Exit, Scope } from "effect"
+import { ConfigProvider, Effect, Either, Exit, Scope, TestClock } from "effect"
 import { GENESIS, hashRecord, verifyChain } from "../../src/audit/chain.js"
 import { auditConfig } from "../../src/audit/config.js"
 import { makeFile } from "../../src/audit/file.js"
@@ -297,7 +297,8 @@ describe("fail closed", () => {
     }),
   )
 
-  it.scopedLive("recovers once the path is writable again", () =>
+  // TestClock: the reopen delay is read from Clock.
+  it.scoped("recovers once the path is writable again, trying to reopen at most once per second", () =>
     Effect.gen(function* () {
       const dir = tempDir()
       fs.writeFileSync(path.join(dir, "state"), "not a directory")
@@ -305,7 +306,10 @@ describe("fail closed", () => {
       const audit = yield* makeFile({ path: file })
       expect(Exit.isFailure(yield* Effect.exit(audit.write(readCall(1))))).toBe(true)
       fs.rmSync(path.join(dir, "state"))
-      yield* Effect.sleep("1100 millis")
+      yield* TestClock.adjust("900 millis")
+      expect(Exit.isFailure(yield* Effect.exit(audit.write(readCall(1))))).toBe(true)
+      expect(fs.existsSync(file)).toBe(false)
+      yield* TestClock.adjust("200 millis")
       yield* audit.write(readCall(2), { durable: true })
       const records = readRecords(file)
       expect(records.map((r) => r.seq)).toEqual([1])

@@ -1,8 +1,8 @@
 /**
  * End to end: the SDK's real MCP client talks to the built `proxmox-mcp` binary over stdio,
- * once in demo mode, once against a simulated endpoint configured only by environment
- * variables with its certificate pinned by fingerprint, and once through a SIGTERM. The
- * shutdown paths that need no process run in-process.
+ * once in demo mode, and once against a simulated endpoint configured only by environment
+ * variables with its certificate pinned by fingerprint, shut down by SIGTERM. Everything that
+ * needs no process of its own runs in-process, against the same server layer.
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -10,7 +10,7 @@ import type { RunningSimulator } from "../../src/simulator/index.js"
 import { runCli } from "../support/cli.js"
 import { eventually, startTestCluster } from "../support/cluster.js"
 import { auditAfterStop, connectStdio, envFor, tempAuditPath } from "../support/mcp.js"
-import { connectClient, startServer } from "../support/server.js"
+import { connectClient, connectInProcess, startServer } from "../support/server.js"
 
 interface Envelope {
   ok: boolean
@@ -104,21 +104,17 @@ describe("proxmox-mcp demo over stdio", () => {
   })
 })
 
-describe("proxmox-mcp run, configured by environment, certificate pinned", () => {
+describe("the server in-process, settings from the environment", () => {
   let sim: RunningSimulator
-  let session: Awaited<ReturnType<typeof connect>>
+  let session: Awaited<ReturnType<typeof connectInProcess>>
   beforeAll(async () => {
     sim = await startTestCluster({ perNodeEndpoints: false, taskDurationMs: 300 })
-    session = await connect(["run"], {
-      ...envFor(sim),
-      PVE_ACCESS_TIER: "full",
-      PVE_LIST_ALIASES: "true",
-      PVE_CONFIRM_MODE: "argument",
-      AUDIT_LOG_PATH: tempAuditPath(),
+    session = await connectInProcess(sim, {
+      env: { PVE_ACCESS_TIER: "full", PVE_LIST_ALIASES: "true", PVE_CONFIRM_MODE: "argument" },
     })
   })
   afterAll(async () => {
-    await session?.client.close()
+    await session?.close()
     await sim?.close()
   })
 
@@ -157,7 +153,7 @@ describe("proxmox-mcp run, configured by environment, certificate pinned", () =>
   })
 })
 
-describe("shutdown", () => {
+describe("proxmox-mcp run, configured by environment, certificate pinned", () => {
   it("SIGTERM lets a running call finish, completes its audit record, then records server.stop", async () => {
     const sim = await startTestCluster({ perNodeEndpoints: false, taskDurationMs: 800 })
     try {

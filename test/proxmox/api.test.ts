@@ -1,8 +1,14 @@
-import { Effect, Either, Fiber, Option, Redacted, TestClock, TestContext } from "effect"
+import { Effect, Either, Redacted } from "effect"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { type ApiRequest, ProxmoxApi } from "../../src/proxmox/api.js"
 import type { RunningSimulator } from "../../src/simulator/index.js"
-import { configFor, runtimeFor, startTestCluster, type TestRuntime } from "../support/cluster.js"
+import {
+  configFor,
+  runtimeFor,
+  runUnderTestClock,
+  startTestCluster,
+  type TestRuntime,
+} from "../support/cluster.js"
 
 let sim: RunningSimulator
 let runtime: TestRuntime
@@ -208,21 +214,14 @@ describe("timeouts and failover", () => {
     const rt = runtimeFor(configFor(sim, { requestTimeoutMs: 200 }))
     sim.cluster.setFault("pve2", { kind: "slow", delayMs: 800 })
     try {
-      const error = await rt.runPromise(
-        Effect.gen(function* () {
-          const api = yield* ProxmoxApi
-          const fiber = yield* Effect.fork(
-            Effect.flip(
-              api.request({ method: "GET", path: "/nodes/{node}/status", pathParams: { node: "pve2" } }),
-            ),
-          )
-          // Time passes only when the test moves the clock: each timeout and back-off fires then.
-          while (Option.isNone(yield* Fiber.poll(fiber))) {
-            yield* TestClock.adjust("1 second")
-            yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
-          }
-          return yield* Fiber.join(fiber)
-        }).pipe(Effect.provide(TestContext.TestContext)),
+      // Time passes only when the test moves the clock: each timeout and back-off fires then.
+      const error = await runUnderTestClock(
+        rt,
+        Effect.flip(
+          Effect.flatMap(ProxmoxApi, (api) =>
+            api.request({ method: "GET", path: "/nodes/{node}/status", pathParams: { node: "pve2" } }),
+          ),
+        ),
       )
       expect(error).toMatchObject({ code: "TIMEOUT" })
       // It was retried: the first try and at least three more reached Proxmox and got no answer.

@@ -2,7 +2,17 @@
  * Test harness: a real simulated cluster over HTTPS, and the live Proxmox layers pointed at it
  * (pinned by fingerprint, as an operator would configure them).
  */
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import {
+  type Duration,
+  Effect,
+  Fiber,
+  Layer,
+  ManagedRuntime,
+  Option,
+  Redacted,
+  TestClock,
+  TestContext,
+} from "effect"
 import { layerMemory, MemoryAuditRecords } from "../../src/audit/memory.js"
 import type { ProxmoxConfig, ProxmoxEndpoint } from "../../src/config/proxmox.js"
 import { LOCAL_PRINCIPAL, type Principal } from "../../src/domain/principal.js"
@@ -119,3 +129,25 @@ export const eventually = async (check: () => boolean, timeoutMs = 5_000): Promi
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
+
+/**
+ * Runs `program` on `runtime` under a `TestClock`: its timeouts, back-offs and poll intervals
+ * fire only when the clock is moved, by `step` at a time, until the program is done. Real I/O
+ * (the simulator's sockets) still takes real time; the loop gives it a few milliseconds between
+ * steps.
+ */
+export const runUnderTestClock = <A, E>(
+  runtime: TestRuntime,
+  program: Effect.Effect<A, E, ManagedRuntime.ManagedRuntime.Context<TestRuntime>>,
+  step: Duration.DurationInput = "1 second",
+): Promise<A> =>
+  runtime.runPromise(
+    Effect.gen(function* () {
+      const fiber = yield* Effect.fork(program)
+      while (Option.isNone(yield* Fiber.poll(fiber))) {
+        yield* TestClock.adjust(step)
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+      }
+      return yield* Fiber.join(fiber)
+    }).pipe(Effect.provide(TestContext.TestContext)),
+  )

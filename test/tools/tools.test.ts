@@ -13,6 +13,7 @@ import {
   eventually,
   okData,
   runtimeFor,
+  runUnderTestClock,
   startTestCluster,
   type TestRuntime,
 } from "../support/cluster.js"
@@ -200,10 +201,17 @@ describe("lifecycle", () => {
 
   it("a wait that runs out is TIMEOUT with the upid, and pve_wait_task continues it", async () => {
     sim.cluster.addGuest({ vmid: 5005, type: "qemu", node: "pve2", name: "slowtask", status: "stopped" })
-    sim.cluster.setTaskDurationMs(3_000)
+    sim.cluster.setTaskDurationMs(1_000)
     try {
-      const error = errorOf(await call("pve_start_qemu_vm", { vmid: 5005, wait: true, timeoutSeconds: 1 }))
+      // The wait's one second passes on a TestClock, long before the task's real second is over.
+      const { program } = callTool(runtime, "pve_start_qemu_vm", {
+        vmid: 5005,
+        wait: true,
+        timeoutSeconds: 1,
+      })
+      const error = errorOf(await runUnderTestClock(runtime, program))
       expect(error.code).toBe("TIMEOUT")
+      expect(sim.cluster.listTasks().find((t) => t.id === "5005")?.status).toBe("running")
       expect(error.hint).toMatch(/pve_wait_task/)
       const upid = String((error.details as { upid: string }).upid)
       expect(upid).toMatch(/^UPID:pve2:/)
