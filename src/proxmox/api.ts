@@ -8,7 +8,7 @@
  * - several endpoints: the target node's own endpoint first, failover when a connection fails;
  * - interruption aborts the HTTP request (the platform client passes an AbortSignal).
  */
-import type { IncomingMessage } from "node:http"
+import { IncomingMessage } from "node:http"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -208,9 +208,19 @@ const encodeParams = (params: Readonly<Record<string, ParamValue>> | undefined):
 const baseUrl = (endpoint: ProxmoxEndpoint) =>
   `https://${endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}/api2/json`
 
-const statusMessageOf = (response: HttpClientResponse.HttpClientResponse): string | undefined =>
-  // The platform response does not expose the reason phrase; PVE < 8.4 puts its error text only there.
-  (response as unknown as { source?: IncomingMessage }).source?.statusMessage
+/**
+ * The HTTP reason phrase: PVE before 8.4 puts its error text only there. The platform response
+ * does not expose it; the Node `IncomingMessage` under it does, under the client's wrappers
+ * (`original`, e.g. the interruptible response), as `source`.
+ */
+const statusMessageOf = (response: HttpClientResponse.HttpClientResponse): string | undefined => {
+  let current: unknown = response
+  for (let depth = 0; depth < 4 && typeof current === "object" && current !== null; depth++) {
+    if ("source" in current && current.source instanceof IncomingMessage) return current.source.statusMessage
+    current = "original" in current ? current.original : undefined
+  }
+  return undefined
+}
 
 export const make = (config: ProxmoxConfig) =>
   Effect.gen(function* () {

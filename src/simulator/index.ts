@@ -46,6 +46,7 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
           port: index === 0 ? (options.port ?? 0) : 0,
           certificate,
           authFailureDelayMs: options.authFailureDelayMs ?? 0,
+          messageInBody: options.messageInBody ?? true,
         }),
       )
     }

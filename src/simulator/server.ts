@@ -22,6 +22,8 @@ export interface ListenerOptions {
   readonly port: number
   readonly certificate: SimulatorCertificate
   readonly authFailureDelayMs: number
+  /** False: PVE 8.0-8.3, whose error text is only in the status line. */
+  readonly messageInBody: boolean
 }
 
 export interface Listener {
@@ -136,14 +138,16 @@ const sendReply = (res: ServerResponse, result: Reply) => {
   send(res, 200, undefined, JSON.stringify(result.total === undefined ? { data: result.data } : result))
 }
 
-const sendError = (res: ServerResponse, error: PveError) => {
-  // 401 answers carry no body at all.
+const sendError = (res: ServerResponse, error: PveError, messageInBody: boolean) => {
+  // 401 answers carry no body at all; before PVE 8.4 the text was only in the status line.
   const body =
     error.status === 401
       ? ""
       : JSON.stringify({
           data: null,
-          message: error.message.endsWith("\n") ? error.message : `${error.message}\n`,
+          ...(messageInBody
+            ? { message: error.message.endsWith("\n") ? error.message : `${error.message}\n` }
+            : {}),
           ...(error.errors ? { errors: error.errors } : {}),
         })
   send(res, error.status, reasonPhrase(error.message), body)
@@ -281,7 +285,7 @@ const handleRequest = async (
         ? error
         : serverError(`simulator failure: ${error instanceof Error ? error.message : String(error)}`)
     status = pveError.status
-    sendError(res, pveError)
+    sendError(res, pveError, options.messageInBody)
   }
   entry.status = status
 }

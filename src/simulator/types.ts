@@ -15,6 +15,11 @@ export interface SimulatorOptions {
   readonly authFailureDelayMs?: number
   /** "demo" (default): a few VMs, containers and storages per node; "empty": nodes and storages only. */
   readonly seed?: "demo" | "empty"
+  /**
+   * true (default): errors carry their text in the body's `message` too, as PVE 8.4 and 9 do.
+   * false: as PVE 8.0-8.3, the text is only in the HTTP status line (body `{"data": null}`).
+   */
+  readonly messageInBody?: boolean
 }
 
 export interface SimulatorEndpoint {

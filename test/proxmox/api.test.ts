@@ -81,15 +81,35 @@ describe("TLS", () => {
   })
 })
 
-describe("status to error mapping", () => {
+// PVE 8.4 and 9 put the error text in the body and the status line; 8.0-8.3 only in the status
+// line (WIRE.md 2.2). Every mapping must hold for both.
+describe.each([
+  { messageInBody: true, server: "PVE 8.4+" },
+  { messageInBody: false, server: "PVE 8.0-8.3, text in the status line only" },
+])("status to error mapping, $server", ({ messageInBody }) => {
+  let modeSim: RunningSimulator
+  let modeRuntime: TestRuntime
+  beforeAll(async () => {
+    modeSim = await startTestCluster({ messageInBody })
+    modeRuntime = runtimeFor(configFor(modeSim))
+  })
+  afterAll(async () => {
+    await modeRuntime.dispose()
+    await modeSim.close()
+  })
+
   it("400 keeps PVE's message and per-parameter errors", async () => {
-    const error = await failure(runtime, { method: "GET", path: "/cluster/nextid", params: { vmid: 100 } })
+    const error = await failure(modeRuntime, {
+      method: "GET",
+      path: "/cluster/nextid",
+      params: { vmid: 100 },
+    })
     expect(error).toMatchObject({ _tag: "ProxmoxError", code: "PROXMOX_REQUEST_REJECTED", status: 400 })
     expect(error._tag === "ProxmoxError" && error.errors?.vmid).toMatch(/already exists/)
   })
 
   it("400 for an unknown parameter names it", async () => {
-    const error = await failure(runtime, {
+    const error = await failure(modeRuntime, {
       method: "GET",
       path: "/nodes/{node}/qemu",
       pathParams: { node: "pve1" },
@@ -100,7 +120,7 @@ describe("status to error mapping", () => {
   })
 
   it("500 'does not exist' is PROXMOX_NOT_FOUND with PVE's reason", async () => {
-    const error = await failure(runtime, {
+    const error = await failure(modeRuntime, {
       method: "GET",
       path: "/nodes/{node}/qemu/{vmid}/status/current",
       pathParams: { node: "pve1", vmid: 999 },
@@ -110,7 +130,7 @@ describe("status to error mapping", () => {
   })
 
   it("501 for an unknown path", async () => {
-    const error = await failure(runtime, {
+    const error = await failure(modeRuntime, {
       method: "GET",
       path: "/nodes/{node}/bogus",
       pathParams: { node: "pve1" },
@@ -120,7 +140,7 @@ describe("status to error mapping", () => {
   })
 
   it("401 for a bad token", async () => {
-    const rt = runtimeFor(configFor(sim, { endpoint: { tokenSecret: Redacted.make("wrong") } }))
+    const rt = runtimeFor(configFor(modeSim, { endpoint: { tokenSecret: Redacted.make("wrong") } }))
     try {
       expect(await failure(rt, { method: "GET", path: "/nodes" })).toMatchObject({
         code: "PROXMOX_AUTH_FAILED",
@@ -133,10 +153,10 @@ describe("status to error mapping", () => {
 
   it("403 carries the privilege-separation hint", async () => {
     const rt = runtimeFor(
-      configFor(sim, {
+      configFor(modeSim, {
         endpoint: {
-          tokenId: sim.readOnlyToken.tokenId,
-          tokenSecret: Redacted.make(sim.readOnlyToken.tokenSecret),
+          tokenId: modeSim.readOnlyToken.tokenId,
+          tokenSecret: Redacted.make(modeSim.readOnlyToken.tokenSecret),
         },
       }),
     )
@@ -155,16 +175,16 @@ describe("status to error mapping", () => {
   })
 
   it("no quorum is NO_QUORUM", async () => {
-    sim.cluster.setQuorum(false)
+    modeSim.cluster.setQuorum(false)
     try {
-      const error = await failure(runtime, {
+      const error = await failure(modeRuntime, {
         method: "POST",
         path: "/nodes/{node}/qemu/{vmid}/status/start",
         pathParams: { node: "pve1", vmid: 102 },
       })
       expect(error).toMatchObject({ code: "NO_QUORUM" })
     } finally {
-      sim.cluster.setQuorum(true)
+      modeSim.cluster.setQuorum(true)
     }
   })
 })
