@@ -123,6 +123,9 @@ const CONFIRMATION_SCHEMA = {
   required: ["confirm"],
 } as const
 
+/** The longest tool name an error message repeats back. */
+const MAX_ECHOED_NAME = 200
+
 /** How long the human has to answer a confirmation before it counts as cancelled. */
 const ELICITATION_TIMEOUT_MS = 10 * 60_000
 
@@ -248,8 +251,13 @@ export const make = (
                   .pipe(Effect.ignore),
               )
             }
-            // MCP 2025-11-25: an unknown tool is a protocol error.
-            throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`)
+            // MCP 2025-11-25: an unknown tool is a protocol error. A name is echoed only in part:
+            // a client's megabytes come back as a few hundred characters.
+            const shown =
+              name.length > MAX_ECHOED_NAME
+                ? `${name.slice(0, MAX_ECHOED_NAME)}… (${name.length} characters)`
+                : name
+            throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${shown}`)
           }
 
           const progressToken = request.params._meta?.progressToken

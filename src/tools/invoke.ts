@@ -151,10 +151,13 @@ const runCall = <Fields extends Schema.Struct.Fields, A, E extends PublicError, 
 
       let targets: ReadonlyArray<Target> | undefined
       let writeAheadId: string | undefined
+      // Set while the policy decides (which may mean waiting for a human's answer).
+      let deciding = false
 
       const program = Effect.gen(function* () {
         const decoded = yield* tool.decode(args)
         targets = yield* policy.resolveTargets(tool, tool.targets(decoded.input))
+        deciding = true
         yield* policy
           .authorize({
             entry,
@@ -181,6 +184,7 @@ const runCall = <Fields extends Schema.Struct.Fields, A, E extends PublicError, 
               ),
             ),
           )
+        deciding = false
         if (stateChanging) {
           // The id is chosen before the write, so an interruption during it cannot orphan the record.
           writeAheadId = randomUUID()
@@ -215,6 +219,25 @@ const runCall = <Fields extends Schema.Struct.Fields, A, E extends PublicError, 
       }
       const ended = { exit, durationMs, upid, cancelledByClient }
       if (Option.isSome(failure) && REFUSALS.has(failure.value._tag)) return yield* finish(ended)
+      if (interrupted && deciding) {
+        // Cancelled while the human was being asked: nothing was confirmed, nothing was sent.
+        const written = yield* Effect.either(
+          record(
+            {
+              event: "policy.denied",
+              ...base,
+              ...auditTarget(targets),
+              decision: "declined",
+              rule: "confirmation",
+              outcome: { ok: false, code: "CANCELLED" },
+              durationMs,
+            },
+            stateChanging,
+            "before",
+          ),
+        )
+        return yield* finish(written._tag === "Left" ? { ...ended, exit: Exit.fail(written.left) } : ended)
+      }
       // The completion of a started call, or the single record of a read or of a call that
       // ended before its write-ahead (invalid input, unknown guest).
       const outcome = Exit.isSuccess(exit)

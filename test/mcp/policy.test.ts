@@ -101,6 +101,18 @@ describe("exposure", () => {
   })
 })
 
+describe("unknown tools", () => {
+  it("a huge unknown name is echoed back cut to a few hundred characters", async () => {
+    const { client } = await connect({})
+    const error = await client
+      .callTool({ name: "x".repeat(9 * 1024 * 1024), arguments: {} })
+      .catch((e: Error) => e)
+    expect(error).toBeInstanceOf(Error)
+    expect((error as Error).message).toMatch(/Unknown tool: x+… \(9437184 characters\)/)
+    expect((error as Error).message.length).toBeLessThan(400)
+  })
+})
+
 describe("protected guests", () => {
   it("cannot stop a protected vmid or tag under tier full even with confirm: true", async () => {
     sim.cluster.addGuest({

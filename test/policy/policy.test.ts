@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { MemoryAuditRecords } from "../../src/audit/memory.js"
 import type { ConfirmationAnswer, ConfirmationRequest } from "../../src/policy/policy.js"
@@ -172,6 +172,61 @@ describe("confirmation", () => {
     await callTool(runtime, "pve_stop_qemu_vm", { vmid: 6112 }, { elicit: asking("decline", asked) }).run()
     expect(asked[0]!.message.includes("\u001b")).toBe(false)
     expect(asked[0]!.message.split("\n")[0]).toContain("evil[2Jname")
+  })
+})
+
+describe("the confirmation text", () => {
+  it("drops bidirectional and zero-width formatting characters from names Proxmox returns", async () => {
+    const runtime = runtimeWith({ confirmMode: "auto" })
+    // U+202E would show "evil-gpj.exe" as "evil-exe.jpg"; U+200B hides inside a name.
+    sim.cluster.addGuest({
+      vmid: 6150,
+      type: "qemu",
+      node: "pve3",
+      name: "db\u202Eevil\u2066x\u200By\u200F",
+      status: "running",
+    })
+    const asked: Array<ConfirmationRequest> = []
+    await callTool(
+      runtime,
+      "pve_stop_qemu_vm",
+      { vmid: 6150 },
+      {
+        elicit: (request) =>
+          Effect.sync(() => {
+            asked.push(request)
+            return "decline" as const
+          }),
+      },
+    ).run()
+    expect(asked[0]!.message).toContain('"dbevilxy"')
+    expect(asked[0]!.message).not.toMatch(/[\u200B-\u200F\u202A-\u202E\u2066-\u2069\uFEFF\u061C]/)
+  })
+
+  it("a call cancelled while the human is being asked is audited as not confirmed, not allowed", async () => {
+    const runtime = runtimeWith({ confirmMode: "auto" })
+    sim.cluster.addGuest({ vmid: 6151, type: "qemu", node: "pve3", name: "asking", status: "running" })
+    const { program } = callTool(
+      runtime,
+      "pve_stop_qemu_vm",
+      { vmid: 6151 },
+      {
+        // The human never answers; the client cancels the call meanwhile.
+        elicit: () => Effect.never,
+      },
+    )
+    const fiber = runtime.runFork(program)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await runtime.runPromise(Fiber.interrupt(fiber))
+    const records = auditRecords(runtime).filter((r) => r.target?.vmid === 6151)
+    expect(records).toHaveLength(1)
+    expect(records[0]).toMatchObject({
+      event: "policy.denied",
+      decision: "declined",
+      rule: "confirmation",
+      outcome: { ok: false, code: "CANCELLED" },
+    })
+    expect(sim.cluster.getGuest(6151)?.status).toBe("running")
   })
 })
 
