@@ -102,17 +102,18 @@ export const staticallyExposed = <E extends NamedTool>(
   settings: PolicySettings,
 ): ReadonlyArray<E> => entries.filter((entry) => staticRule(entry.tool, settings) === undefined)
 
-/** Control characters removed, length capped: text that came from Proxmox is never shown raw. */
-export const sanitize = (text: string, max = 64): string => {
+/**
+ * Control characters, and the bidirectional and zero-width formatting characters that could
+ * reorder or hide what the human reads (U+061C, U+200B-U+200F, U+202A-U+202E, U+2060-U+2069,
+ * U+FEFF).
+ */
+const UNSHOWABLE =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
-  // Control characters, and the bidirectional and zero-width formatting characters that could
-  // reorder or hide what the human reads (U+061C, U+200B-U+200F, U+202A-U+202E, U+2060-U+2069, U+FEFF).
-  const clean = text
-    .replace(
-      /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g,
-      "",
-    )
-    .trim()
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g
+
+/** Unshowable characters removed, length capped: text that came from Proxmox is never shown raw. */
+export const sanitize = (text: string, max = 64): string => {
+  const clean = text.replace(UNSHOWABLE, "").trim()
   return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean
 }
 
