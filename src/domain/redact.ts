@@ -82,6 +82,38 @@ const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]{0,30}:\/\/[^\s/:@]{1,256}:)[^\s/@]{
 const KEY_VALUE =
   /\b([\w-]{0,40}?(?:password|passwd|passphrase|secret|token|ticket|authorization|api[_-]?key|cookie|privkey))(["']?\s*[:=]\s*["']?)((?:(?:Basic|Bearer|Digest|Negotiate)\s+)?[^\s"'&,;}]+)/gi
 
+/**
+ * `secret: is not a parameter`: after `key:` in a sentence comes a word of the sentence, not a
+ * value. Only these words, and only after a colon; `key=word` is always a value.
+ */
+const PROSE_WORDS = new Set([
+  "is",
+  "are",
+  "was",
+  "were",
+  "be",
+  "must",
+  "should",
+  "may",
+  "can",
+  "cannot",
+  "not",
+  "has",
+  "have",
+  "expected",
+  "required",
+  "missing",
+  "invalid",
+  "unknown",
+  "too",
+  "a",
+  "an",
+  "the",
+  "no",
+])
+const isProse = (separator: string, value: string) =>
+  !separator.includes("=") && PROSE_WORDS.has(value.toLowerCase())
+
 /** Every pattern needs one of these; most strings (ids, names, paths) have none and skip them all. */
 const MAY_HOLD_PATTERN = /[:=]|eyJ|-----BEGIN|bearer\s|pveapitoken/i
 
@@ -102,7 +134,9 @@ const patternRedactions = (text: string): string =>
         .replace(BEARER, `$1${REDACTED}`)
         .replace(URL_CREDENTIALS, `$1${REDACTED}@`)
         .replace(KEY_VALUE, (match, key: string, separator: string, value: string) =>
-          value === REDACTED || value.endsWith(REDACTED) ? match : `${key}${separator}${REDACTED}`,
+          value === REDACTED || value.endsWith(REDACTED) || isProse(separator, value)
+            ? match
+            : `${key}${separator}${REDACTED}`,
         )
 
 /** Known secrets shorter than this are not searched for in text: they would erase ordinary words. */

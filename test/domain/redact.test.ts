@@ -199,3 +199,18 @@ describe("makeRedactor (known secrets)", () => {
     }
   })
 })
+
+describe("prose after a key name", () => {
+  it("keeps a validation message about a secret-named field readable", () => {
+    expect(redactText("Invalid input: secret: is not a parameter of this tool")).toBe(
+      "Invalid input: secret: is not a parameter of this tool",
+    )
+    expect(redactText("password: must be at least 8 characters")).toBe("password: must be at least 8 characters")
+  })
+
+  it("still removes values after a key name, with either separator", () => {
+    expect(redactText("password: hunter2")).toBe(`password: ${REDACTED}`)
+    expect(redactText("token=is")).toBe(`token=${REDACTED}`)
+    expect(redactText("secret: s3cr3t-value is set")).toBe(`secret: ${REDACTED} is set`)
+  })
+})
