@@ -205,7 +205,9 @@ describe("prose after a key name", () => {
     expect(redactText("Invalid input: secret: is not a parameter of this tool")).toBe(
       "Invalid input: secret: is not a parameter of this tool",
     )
-    expect(redactText("password: must be at least 8 characters")).toBe("password: must be at least 8 characters")
+    expect(redactText("password: must be at least 8 characters")).toBe(
+      "password: must be at least 8 characters",
+    )
   })
 
   it("still removes values after a key name, with either separator", () => {
