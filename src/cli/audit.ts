@@ -150,11 +150,22 @@ export const auditVerify = async (
       message: `TAMPERED: ${newest}: ${where} but ${path.basename(headFile)} says seq ${head.seq}: records after it were cut`,
     }
   }
+  // The head is replaced after each flush, so after a crash it may lag the log by one record,
+  // never by more: more records past it were not written by the server.
+  if (head !== undefined && last !== undefined && last.seq > head.seq + 1) {
+    return {
+      ok: false,
+      status: "tampered",
+      message: `TAMPERED: ${newest}: the log goes on to seq ${last.seq} (${last.file}:${last.line}) but ${path.basename(headFile)} says seq ${head.seq}: records were appended after it`,
+    }
+  }
   const span = last === undefined ? "no records" : `${count} records, seq ${first}..${last.seq}`
   const headNote =
     head === undefined
       ? `; no ${path.basename(headFile)} next to ${newest}, so a cut tail cannot be detected`
-      : `; head matches (seq ${head.seq})`
+      : last !== undefined && last.seq === head.seq + 1
+        ? `; one record past the head (seq ${head.seq}), as a crash before the head was updated leaves it`
+        : `; head matches (seq ${head.seq})`
   return {
     ok: true,
     status: "intact",

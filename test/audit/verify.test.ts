@@ -128,6 +128,35 @@ describe("audit verify", () => {
     expect(result.message).toMatch(new RegExp(`^TAMPERED: ${target}:4 \\(seq 3\\): seq 3 after seq 3`))
   })
 
+  it("detects records appended past the head with recomputed hashes; one past it is a crash's lag", async () => {
+    const { file, files } = copyLog()
+    const append = (count: number) =>
+      editLines(file, (all) => {
+        const lines = [...all]
+        for (let n = 0; n < count; n++) {
+          const last = JSON.parse(lines.at(-1)!)
+          const { hash: _hash, ...next } = {
+            ...last,
+            seq: last.seq + 1,
+            prev: last.hash,
+            event: "auth.login",
+          }
+          lines.push(JSON.stringify({ ...next, hash: hashRecord(next.prev, next) }))
+        }
+        return lines
+      })
+    // The head may lag the log by one record (a crash between the write and the head update).
+    append(1)
+    const lag = await auditVerify(files)
+    expect(lag.ok).toBe(true)
+    expect(lag.message).toMatch(/one record past the head/)
+    // More than one record past the head was not written by the server.
+    append(1)
+    const forged = await auditVerify(files)
+    expect(forged.ok).toBe(false)
+    expect(forged.message).toMatch(/^TAMPERED: .*seq 42.*head says seq 40: records were appended/)
+  })
+
   it("detects reordered records", async () => {
     const { files } = copyLog()
     const target = files[1]!
