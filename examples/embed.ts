@@ -10,7 +10,6 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import {
   Catalog,
   callTool,
@@ -22,28 +21,13 @@ import {
   Redactor,
   toolLayer,
 } from "../src/index.js"
-import { type RunningSimulator, startSimulator } from "../src/simulator/index.js"
+import { simulatorConfig, startSimulator } from "../src/simulator/index.js"
 
 /** The simulated cluster as a scoped resource. */
 const simulator = Effect.acquireRelease(
   Effect.promise(() => startSimulator({ taskDurationMs: 100 })),
   (sim) => Effect.promise(() => sim.close()),
 )
-
-/** One pinned endpoint per node, as an operator would configure them. */
-const configFor = (sim: RunningSimulator): ProxmoxConfig => ({
-  endpoints: sim.endpoints.map((e) => ({
-    name: e.node,
-    node: e.node,
-    host: e.host,
-    port: e.port,
-    tokenId: sim.tokenId,
-    tokenSecret: Redacted.make(sim.tokenSecret),
-    fingerprint: sim.fingerprint,
-  })),
-  tls: { verify: true },
-  requestTimeoutMs: 10_000,
-})
 
 /**
  * Everything a tool call needs: Proxmox, policy (tier read-only by default), an audit sink and
@@ -77,7 +61,7 @@ export const program = Effect.gen(function* () {
 export const main = Effect.scoped(
   Effect.gen(function* () {
     const sim = yield* simulator
-    yield* program.pipe(Effect.provide(proxmox(configFor(sim))))
+    yield* program.pipe(Effect.provide(proxmox(simulatorConfig(sim))))
   }),
 )
 

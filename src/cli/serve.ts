@@ -10,7 +10,6 @@ import * as path from "node:path"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import { type AuditSettings, auditConfig } from "../audit/config.js"
 import { layerFile } from "../audit/file.js"
 import type { Environment } from "../config/provider.js"
@@ -23,7 +22,8 @@ import * as McpServer from "../mcp/server.js"
 import { serveStdio } from "../mcp/stdio.js"
 import type { PolicySettings } from "../policy/settings.js"
 import { proxmoxHttpClientLayer } from "../proxmox/agent.js"
-import type { RunningSimulator } from "../simulator/index.js"
+// Small and eager; the simulator itself is loaded only when a command starts it.
+import { simulatorConfig } from "../simulator/config.js"
 import { checkFlags, configurationError, flagValue, load, policySettings, say, UsageError } from "./args.js"
 import { VERSION } from "./version.js"
 
@@ -121,21 +121,6 @@ export const simulatorResource = (
     Effect.promise(async () => (await import("../simulator/index.js")).startSimulator(options)),
     (sim) => Effect.promise(() => sim.close()),
   )
-
-/** A config for the simulator: one pinned endpoint per node, like PROXMOX_NODES + fingerprints. */
-export const simulatorConfig = (sim: RunningSimulator): ProxmoxConfig => ({
-  endpoints: sim.endpoints.map((e) => ({
-    name: e.node,
-    node: e.node,
-    host: e.host,
-    port: e.port,
-    tokenId: sim.tokenId,
-    tokenSecret: Redacted.make(sim.tokenSecret),
-    fingerprint: sim.fingerprint,
-  })),
-  tls: { verify: true },
-  requestTimeoutMs: 35_000,
-})
 
 export const demo = (args: ReadonlyArray<string>, env: Environment): Effect.Effect<number> =>
   Effect.suspend(() => {

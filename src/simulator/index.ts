@@ -7,6 +7,7 @@ import { ClusterState } from "./cluster.js"
 import { type Listener, startListener } from "./server.js"
 import type { RunningSimulator, SimulatorOptions } from "./types.js"
 
+export { simulatorConfig } from "./config.js"
 export type {
   Fault,
   GuestInfo,

@@ -2,26 +2,21 @@
  * Test harness: a real simulated cluster over HTTPS, and the live Proxmox layers pointed at it
  * (pinned by fingerprint, as an operator would configure them).
  */
-import {
-  type Duration,
-  Effect,
-  Fiber,
-  Layer,
-  ManagedRuntime,
-  Option,
-  Redacted,
-  TestClock,
-  TestContext,
-} from "effect"
+import { type Duration, Effect, Fiber, Layer, ManagedRuntime, Option, TestClock, TestContext } from "effect"
 import { layerMemory, MemoryAuditRecords } from "../../src/audit/memory.js"
-import type { ProxmoxConfig, ProxmoxEndpoint } from "../../src/config/proxmox.js"
+import type { ProxmoxConfig } from "../../src/config/proxmox.js"
 import { LOCAL_PRINCIPAL, type Principal } from "../../src/domain/principal.js"
 import { Redactor } from "../../src/domain/redact.js"
 import { toolLayer } from "../../src/layers.js"
 import type { Elicit } from "../../src/policy/policy.js"
 import { DEFAULT_POLICY, type PolicySettings } from "../../src/policy/settings.js"
 import { proxmoxHttpClientLayer } from "../../src/proxmox/agent.js"
-import { type RunningSimulator, type SimulatorOptions, startSimulator } from "../../src/simulator/index.js"
+import {
+  type RunningSimulator,
+  type SimulatorOptions,
+  simulatorConfig,
+  startSimulator,
+} from "../../src/simulator/index.js"
 import { ToolCall } from "../../src/tools/call.js"
 import { builtin } from "../../src/tools/catalog.js"
 import type { Envelope } from "../../src/tools/envelope.js"
@@ -30,27 +25,9 @@ import { invoke } from "../../src/tools/invoke.js"
 export const startTestCluster = (options: SimulatorOptions = {}) =>
   startSimulator({ taskDurationMs: 150, ...options })
 
-export const configFor = (
-  sim: RunningSimulator,
-  overrides: Partial<ProxmoxConfig> & { readonly endpoint?: Partial<ProxmoxEndpoint> } = {},
-): ProxmoxConfig => {
-  const { endpoint, ...rest } = overrides
-  return {
-    endpoints: sim.endpoints.map((e) => ({
-      name: e.node,
-      node: e.node,
-      host: e.host,
-      port: e.port,
-      tokenId: sim.tokenId,
-      tokenSecret: Redacted.make(sim.tokenSecret),
-      fingerprint: sim.fingerprint,
-      ...endpoint,
-    })),
-    tls: { verify: true },
-    requestTimeoutMs: 5_000,
-    ...rest,
-  }
-}
+/** The simulator's pinned endpoints, with a short request timeout for tests. */
+export const configFor = (sim: RunningSimulator, overrides: Parameters<typeof simulatorConfig>[1] = {}) =>
+  simulatorConfig(sim, { requestTimeoutMs: 5_000, ...overrides })
 
 /** Tier full, confirmation by argument: what most tool tests want. */
 export const TEST_POLICY: PolicySettings = {
