@@ -25,8 +25,10 @@ Commands:
   simulator [--port N]        Run only the simulated cluster; prints {url, host, port, tokenId, tokenSecret, fingerprint, nodes}
   tools [--all] [--json|--markdown]
                               Print the tool catalog as exposed under the current policy (--all: every tool)
-  audit verify [--partial] FILE...
+  audit verify [--partial] [--key|--key-file F] [--witness SEQ:HASH] FILE...
                               Check the audit log's hash chain (files oldest first); exit 1 names the first bad record
+  audit export-head [--key|--key-file F] FILE...
+                              Verify, then print the newest record's seq and hash for an external witness
   help, --help                This text
   --version                   Print the version
 
@@ -89,7 +91,7 @@ const dispatch = (command: string, args: ReadonlyArray<string>, env: Environment
     case "tools":
       return Effect.sync(() => tools(args, env))
     case "audit":
-      return Effect.promise(() => runAuditCommand(args))
+      return Effect.promise(() => runAuditCommand(args, env))
     case "help":
     case "--help":
     case "-h":

@@ -57,7 +57,9 @@ export const serverLayer = (options: ServeOptions, redactor: RedactorService) =>
 /** Serves over stdio until the client leaves or SIGTERM/SIGINT interrupts; then shuts down. */
 const serve = (options: ServeOptions): Effect.Effect<number> => {
   // One redactor for the audit log, stderr and tool results; it knows the configured secrets.
-  const redactor = makeRedactor({ knownSecrets: options.proxmox.endpoints.map((e) => e.tokenSecret) })
+  const redactor = makeRedactor({
+    knownSecrets: [...options.proxmox.endpoints.map((e) => e.tokenSecret), options.audit.hmacKey],
+  })
   return Effect.gen(function* () {
     // The signal itself interrupts the program (NodeRuntime.runMain); this only tells the operator.
     const onSignal = (signal: string) => () =>
