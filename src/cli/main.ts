@@ -12,6 +12,7 @@ import { runAuditCommand } from "./audit.js"
 import { BOOTSTRAP_USAGE, bootstrap } from "./bootstrap.js"
 import { DOCTOR_USAGE, doctor } from "./doctor.js"
 import { demo, run, simulatorResource } from "./serve.js"
+import { SETUP_USAGE, setup } from "./setup.js"
 import { renderTools, type ToolsFormat } from "./tools.js"
 import { VERSION } from "./version.js"
 
@@ -28,6 +29,7 @@ Commands:
   tools [--all] [--json|--markdown]
                               Print the tool catalog as exposed under the current policy (--all: every tool)
   doctor [--json]             Check the configuration against the cluster (TLS, token, privileges, quorum, audit) and say what to fix
+  setup [options]             Ask for (or take) host, token and tier; pin the certificate; write the config file and client configs
   bootstrap [--tier T] [--apply]
                               Print (or apply) the pveum commands for a user, role and token with exactly the tier's privileges
   audit verify [--partial] [--key|--key-file F] [--witness SEQ:HASH] FILE...
@@ -107,6 +109,7 @@ Prints the tool catalog as exposed under the current policy (PVE_ACCESS_TIER, PV
   --markdown   a Markdown table`,
   doctor: DOCTOR_USAGE,
   bootstrap: BOOTSTRAP_USAGE,
+  setup: SETUP_USAGE,
 }
 
 const dispatch = (command: string, args: ReadonlyArray<string>, env: Environment): Effect.Effect<number> => {
@@ -122,6 +125,8 @@ const dispatch = (command: string, args: ReadonlyArray<string>, env: Environment
       return doctor(args, env)
     case "bootstrap":
       return bootstrap(args, env)
+    case "setup":
+      return setup(args, env)
     case "run":
       return run(args, env)
     case "demo":

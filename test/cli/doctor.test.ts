@@ -167,7 +167,7 @@ describe("proxmox-mcp bootstrap", () => {
 })
 
 describe("--help", () => {
-  it.each(["run", "demo", "simulator", "tools", "doctor", "bootstrap", "audit"])(
+  it.each(["run", "demo", "simulator", "tools", "doctor", "bootstrap", "setup", "audit"])(
     "proxmox-mcp %s --help",
     async (command) => {
       const result = await runCli([command, "--help"], {})
