@@ -166,6 +166,16 @@ describe("proxmox-mcp bootstrap", () => {
   })
 })
 
+describe("an empty policy", () => {
+  it("refuses to start run and demo, naming the variables", async () => {
+    const run = await runCli(["run"], { ...baseEnv(), PVE_CATEGORIES: "remote" })
+    expect(run.status).toBe(2)
+    expect(run.stderr).toMatch(/the policy exposes no tool under PVE_ACCESS_TIER=read-only: PVE_CATEGORIES/)
+    const demo = await runCli(["demo"], { PVE_TOOL_WHITELIST: "pve_stop_task", PVE_ACCESS_TIER: "read-only" })
+    expect(demo.status).toBe(2)
+  })
+})
+
 describe("--help", () => {
   it.each(["run", "demo", "simulator", "tools", "doctor", "bootstrap", "setup", "audit"])(
     "proxmox-mcp %s --help",
