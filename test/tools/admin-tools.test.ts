@@ -6,6 +6,7 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import type { RunningSimulator } from "../../src/simulator/index.js"
+import { endpointFacts } from "../../src/simulator/schema.js"
 import { metricsTools } from "../../src/tools/metrics.js"
 import { api, tokenHeader } from "../simulator/helpers.js"
 import { startTestCluster } from "../support/cluster.js"
@@ -477,5 +478,25 @@ describe("cluster", () => {
   it("HA status lists each node's LRM", async () => {
     const status = rows(await ok("pve_get_cluster_ha_status"))
     expect(status.filter((s) => s.type === "lrm")).toHaveLength(3)
+  })
+})
+
+describe("inputs are PVE parameters", () => {
+  // Fields that are not sent as such: paging applied here, and the path selector of guest rules.
+  const LOCAL = new Set(["limit", "offset", "guest_type"])
+
+  it("every input field of part two is a parameter of one of its tool's endpoints (PVE schema)", () => {
+    for (const tool of partTwo) {
+      const known = new Set(
+        tool.endpoints.flatMap((endpoint) =>
+          Object.keys(endpointFacts(endpoint.method, endpoint.path)?.parameters ?? {}),
+        ),
+      )
+      for (const field of Object.keys(tool.input)) {
+        // syslog's limit is PVE's own.
+        if (LOCAL.has(field) && !(tool.name === "pve_get_node_syslog" && field === "limit")) continue
+        expect(known.has(field), `${tool.name}: ${field}`).toBe(true)
+      }
+    }
   })
 })
