@@ -143,5 +143,5 @@ export const JobId = patterned(JOB_ID_PATTERN, 64, "job id").annotations({ descr
 export const FirewallPos = IntegerInput({
   minimum: 0,
   maximum: 100_000,
-  description: "Position of the rule in its list (0 = first)",
+  description: "Rule position (0 = first)",
 })

@@ -210,16 +210,11 @@ export const accessTools = [
     impact: "Who may do what on this path changes at once.",
     input: {
       path: aclPath,
-      roles: idList(ID, 1024, "role ids", "Roles, comma-separated (e.g. PVEVMUser)"),
-      users: Schema.optional(idList(USER, 4096, "user ids", "Users, comma-separated (alice@pve)")),
-      groups: Schema.optional(idList(ID, 4096, "group ids", "Groups, comma-separated")),
+      roles: idList(ID, 1024, "role ids", "Roles (PVEVMUser,...)"),
+      users: Schema.optional(idList(USER, 4096, "user ids", "Users (alice@pve,...)")),
+      groups: Schema.optional(idList(ID, 4096, "group ids", "Groups (comma-separated)")),
       tokens: Schema.optional(
-        idList(
-          `${USER}![A-Za-z][A-Za-z0-9._-]*`,
-          4096,
-          "token ids",
-          "API tokens, comma-separated (alice@pve!ci)",
-        ),
+        idList(`${USER}![A-Za-z][A-Za-z0-9._-]*`, 4096, "token ids", "Tokens (alice@pve!ci,...)"),
       ),
       propagate: Schema.optional(
         Schema.Boolean.annotations({ description: "Also below the path (default true)" }),

@@ -37,10 +37,10 @@ const ruleFields = {
     spec(/^[a-z0-9-]+$|^\d+$/, 20, "protocol").annotations({ description: "Protocol (tcp, udp, icmp, ...)" }),
   ),
   dport: Schema.optional(
-    spec(PORTS, 512, "port list").annotations({ description: "Destination ports (22,80 or 8000:8080)" }),
+    spec(PORTS, 512, "port list").annotations({ description: "Ports (22,80 or 8000:8080)" }),
   ),
   source: Schema.optional(
-    spec(ADDRESS, 512, "address").annotations({ description: "Address, CIDR, alias or +ipset" }),
+    spec(ADDRESS, 512, "address").annotations({ description: "Address, CIDR, alias, +ipset" }),
   ),
   dest: Schema.optional(
     spec(ADDRESS, 512, "address").annotations({ description: "Destination, like source" }),
