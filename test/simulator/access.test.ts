@@ -101,7 +101,13 @@ describe("over HTTPS", () => {
       auth: readOnly(),
       form: { userid: "x@pve" },
     })
-    expect(refused).toMatchObject({ status: 403, reason: "Permission check failed (/access, User.Modify)" })
+    expect(refused).toMatchObject({
+      status: 403,
+      reason: "Permission check failed (/access/realm/pve, Realm.AllocateUser)",
+    })
+    // Its own tokens, yes; somebody else's, no.
+    expect((await api(sim, { path: "/access/users/auditor@pve/token", auth: readOnly() })).status).toBe(200)
+    expect((await api(sim, { path: "/access/users/root@pam/token", auth: readOnly() })).status).toBe(403)
   })
 
   it("a token created through the API authenticates, with what its ACLs grant", async () => {

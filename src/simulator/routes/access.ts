@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto"
 import type { SimUser } from "../access-model.js"
+import type { ClusterState, Token } from "../cluster.js"
 import { serverError } from "../errors.js"
 import {
   optBool,
@@ -13,7 +14,22 @@ import {
 } from "../router.js"
 import type { RawParams } from "../schema.js"
 
-const onAccess = (privilege: string) => (): Permission => ({ path: "/access", privilege })
+// PVE's user checks, simplified: `userid-param` is Realm.AllocateUser on the user's realm,
+// `userid-group` is the privilege on /access/groups (which a grant on / or /access reaches).
+const onRealm =
+  (privilege: string) =>
+  (raw: RawParams): Permission => {
+    const userid = String(raw.userid)
+    return { path: `/access/realm/${userid.slice(userid.lastIndexOf("@") + 1)}`, privilege }
+  }
+const onGroups = (privilege: string) => (): Permission => ({ path: "/access/groups", privilege })
+
+/** A user's own tokens need no privilege; anybody else's need User.Modify. */
+const requireSelfOrUserModify = (cluster: ClusterState, token: Token, userid: string) => {
+  const own = token.tokenId.slice(0, token.tokenId.indexOf("!"))
+  if (own !== userid && !cluster.access.allowed(token.tokenId, "/access/groups", "User.Modify"))
+    throw permissionDenied({ path: "/access/groups", privilege: "User.Modify" })
+}
 
 const list = (value: string | undefined): ReadonlyArray<string> =>
   value === undefined ? [] : value.split(/[,;\s]+/).filter((item) => item !== "")
@@ -66,11 +82,16 @@ export const accessRoutes: ReadonlyArray<Route> = [
   {
     method: "GET",
     path: "/access/users",
-    handle: ({ cluster, params }) => {
+    handle: ({ cluster, params, token }) => {
       const enabled = optBool(params, "enabled")
       const full = optBool(params, "full") === true
+      // Restricted to what the caller may audit, plus the caller's own user.
+      const own = token.tokenId.slice(0, token.tokenId.indexOf("!"))
+      const seesAll = ["User.Modify", "Sys.Audit"].some((privilege) =>
+        cluster.access.allowed(token.tokenId, "/access/groups", privilege),
+      )
       const users = [...cluster.access.users.values()].filter(
-        (user) => enabled === undefined || user.enable === enabled,
+        (user) => (seesAll || user.userid === own) && (enabled === undefined || user.enable === enabled),
       )
       return reply(
         users.map((user) =>
@@ -93,7 +114,7 @@ export const accessRoutes: ReadonlyArray<Route> = [
   {
     method: "POST",
     path: "/access/users",
-    permission: onAccess("User.Modify"),
+    permission: onRealm("Realm.AllocateUser"),
     handle: ({ cluster, params }) => {
       const userid = str(params, "userid")
       const firstname = optStr(params, "firstname")
@@ -119,7 +140,7 @@ export const accessRoutes: ReadonlyArray<Route> = [
   {
     method: "PUT",
     path: "/access/users/{userid}",
-    permission: onAccess("User.Modify"),
+    permission: onGroups("User.Modify"),
     handle: ({ cluster, params }) => {
       const user = cluster.access.requireUser(str(params, "userid"), "update user")
       const groups = optStr(params, "groups")
@@ -142,7 +163,7 @@ export const accessRoutes: ReadonlyArray<Route> = [
   {
     method: "DELETE",
     path: "/access/users/{userid}",
-    permission: onAccess("User.Modify"),
+    permission: onRealm("Realm.AllocateUser"),
     handle: ({ cluster, params }) => {
       cluster.access.deleteUser(str(params, "userid"))
       return reply(null)
@@ -151,8 +172,9 @@ export const accessRoutes: ReadonlyArray<Route> = [
   {
     method: "GET",
     path: "/access/users/{userid}/token",
-    handle: ({ cluster, params }) => {
+    handle: ({ cluster, params, token }) => {
       const userid = str(params, "userid")
+      requireSelfOrUserModify(cluster, token, userid)
       cluster.access.requireUser(userid, "get tokens")
       return reply(
         [...cluster.access.tokens.values()]
@@ -169,9 +191,9 @@ export const accessRoutes: ReadonlyArray<Route> = [
   {
     method: "POST",
     path: "/access/users/{userid}/token/{tokenid}",
-    permission: onAccess("User.Modify"),
-    handle: ({ cluster, params }) => {
+    handle: ({ cluster, params, token: caller }) => {
       const userid = str(params, "userid")
+      requireSelfOrUserModify(cluster, caller, userid)
       const tokenid = str(params, "tokenid")
       const comment = optStr(params, "comment")
       const token = cluster.access.addToken(
@@ -198,8 +220,8 @@ export const accessRoutes: ReadonlyArray<Route> = [
   {
     method: "DELETE",
     path: "/access/users/{userid}/token/{tokenid}",
-    permission: onAccess("User.Modify"),
-    handle: ({ cluster, params }) => {
+    handle: ({ cluster, params, token }) => {
+      requireSelfOrUserModify(cluster, token, str(params, "userid"))
       cluster.access.deleteToken(str(params, "userid"), str(params, "tokenid"))
       return reply(null)
     },

@@ -31,7 +31,6 @@ export const networkRoutes: ReadonlyArray<Route> = [
   {
     method: "GET",
     path: "/nodes/{node}/network",
-    permission: nodePermission("Sys.Audit"),
     handle: ({ cluster, params }) => {
       const network = cluster.network(str(params, "node"))
       const type = optStr(params, "type")
