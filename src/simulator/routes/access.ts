@@ -24,7 +24,11 @@ const onRealm =
   }
 const onGroups = (privilege: string) => (): Permission => ({ path: "/access/groups", privilege })
 
-/** A user's own tokens need no privilege; anybody else's need User.Modify. */
+/**
+ * Reading a user's own tokens needs no privilege; anybody else's need User.Modify. Creating and
+ * deleting tokens always need it here (PVE also lets users manage their own), so the read-only
+ * token stays read-only.
+ */
 const requireSelfOrUserModify = (cluster: ClusterState, token: Token, userid: string) => {
   const own = token.tokenId.slice(0, token.tokenId.indexOf("!"))
   if (own !== userid && !cluster.access.allowed(token.tokenId, "/access/groups", "User.Modify"))
@@ -191,9 +195,9 @@ export const accessRoutes: ReadonlyArray<Route> = [
   {
     method: "POST",
     path: "/access/users/{userid}/token/{tokenid}",
-    handle: ({ cluster, params, token: caller }) => {
+    permission: onGroups("User.Modify"),
+    handle: ({ cluster, params }) => {
       const userid = str(params, "userid")
-      requireSelfOrUserModify(cluster, caller, userid)
       const tokenid = str(params, "tokenid")
       const comment = optStr(params, "comment")
       const token = cluster.access.addToken(
@@ -220,8 +224,8 @@ export const accessRoutes: ReadonlyArray<Route> = [
   {
     method: "DELETE",
     path: "/access/users/{userid}/token/{tokenid}",
-    handle: ({ cluster, params, token }) => {
-      requireSelfOrUserModify(cluster, token, str(params, "userid"))
+    permission: onGroups("User.Modify"),
+    handle: ({ cluster, params }) => {
       cluster.access.deleteToken(str(params, "userid"), str(params, "tokenid"))
       return reply(null)
     },
