@@ -143,6 +143,8 @@ export class AccessModel {
     { realm: "pam", type: "pam", comment: "Linux PAM standard authentication" },
     { realm: "pve", type: "pve", comment: "Proxmox VE authentication server" },
   ]
+  /** Roles created besides PVE's built-in ones (`special: 0`). */
+  readonly customRoles = new Set<string>()
   acl: Array<AclEntry> = []
   /** By full token id `user@realm!name`. */
   readonly tokens = new Map<string, SimToken>()
@@ -152,7 +154,13 @@ export class AccessModel {
     this.groups.set("operators", { comment: "Cluster operators" })
   }
 
-  // --- users, groups, tokens ----------------------------------------------------------------------
+  // --- roles, users, groups, tokens ---------------------------------------------------------------
+
+  addRole(roleid: string, privileges: ReadonlyArray<string>) {
+    if (this.roles.has(roleid)) throw serverError(`role '${roleid}' already exists`)
+    this.roles.set(roleid, new Set(privileges))
+    this.customRoles.add(roleid)
+  }
 
   addUser(user: SimUser) {
     const realm = user.userid.slice(user.userid.lastIndexOf("@") + 1)

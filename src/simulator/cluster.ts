@@ -90,7 +90,7 @@ export class ClusterState implements SimulatedCluster {
   readonly readOnlyToken: Token = {
     tokenId: "auditor@pve!ro",
     secret: randomUUID(),
-    privileges: AUDIT_PRIVILEGES,
+    privileges: [...AUDIT_PRIVILEGES, "Sys.Syslog"],
   }
   readonly storages: ReadonlyArray<StorageSpec> = STORAGES
   /** Users, groups, roles, ACLs and API tokens (the two tokens above included). */
@@ -135,10 +135,13 @@ export class ClusterState implements SimulatedCluster {
         bootTime: now - hardware.uptimeSeconds * 1000,
       })
     })
+    // What a read-only deployment needs (`bootstrap --tier read-only`): PVEAuditor's privileges
+    // and Sys.Syslog for the node and cluster logs.
+    this.access.addRole("ReadOnly", [...AUDIT_PRIVILEGES, "Sys.Syslog"])
     this.access.addUser({ userid: "auditor@pve", enable: true, expire: 0, groups: new Set() })
     this.access.updateAcl({
       path: "/",
-      roles: ["PVEAuditor"],
+      roles: ["ReadOnly"],
       users: ["auditor@pve"],
       groups: [],
       tokens: [],

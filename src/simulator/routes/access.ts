@@ -238,7 +238,7 @@ export const accessRoutes: ReadonlyArray<Route> = [
         [...cluster.access.roles.entries()].map(([roleid, privileges]) => ({
           roleid,
           privs: [...privileges].sort().join(","),
-          special: 1,
+          special: cluster.access.customRoles.has(roleid) ? 0 : 1,
         })),
       ),
   },
