@@ -36,6 +36,8 @@ export interface AuditTarget {
   readonly node?: string
   readonly type?: string
   readonly vmid?: number
+  /** The resource path of a target that is no node or guest (`/access/users/alice@pve`, `/pools/dev`). */
+  readonly path?: string
 }
 
 export interface UpstreamCall {

@@ -118,7 +118,7 @@ export const POOL_ID_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/
 /** `pve-userid`: `name@realm`. */
 export const USER_ID_PATTERN = /^[^\s:/@]{1,64}@[A-Za-z][A-Za-z0-9._-]{1,31}$/
 /** `pve-tokenid` (the token name part). */
-export const TOKEN_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/
+export const TOKEN_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._-]{1,63}$/
 /** `pve-iface`: bridges, bonds, NICs and VLAN interfaces (`vmbr0`, `bond0`, `eno1.100`). */
 export const IFACE_PATTERN = /^[a-zA-Z][a-zA-Z0-9_]{1,20}([:.]\d+)?$/
 /** Backup job ids (`backup-1a2b3c4d-...`). */
@@ -137,11 +137,11 @@ export const TokenName = patterned(TOKEN_NAME_PATTERN, 64, "API token name").ann
   description: "API token name (the part after '!')",
 })
 export const IfaceName = patterned(IFACE_PATTERN, 32, "network interface name").annotations({
-  description: "Network interface name (e.g. vmbr0, bond0, eno1.100)",
+  description: "Interface name (vmbr0, bond0, eno1.100)",
 })
 export const JobId = patterned(JOB_ID_PATTERN, 64, "job id").annotations({ description: "Backup job id" })
 export const FirewallPos = IntegerInput({
   minimum: 0,
   maximum: 100_000,
-  description: "Position of the rule in its list (0 = first)",
+  description: "Rule position (0 = first)",
 })

@@ -19,7 +19,9 @@ import {
   type CallToolResult,
   ElicitResultSchema,
   ErrorCode,
+  GetPromptRequestSchema,
   isJSONRPCNotification,
+  ListPromptsRequestSchema,
   ListToolsRequestSchema,
   McpError,
   type Tool as McpTool,
@@ -47,6 +49,7 @@ import { annotationsOf, descriptionOf, isDeprecated, listedInputSchema, metaOf }
 import type { Envelope } from "../tools/envelope.js"
 import { type InvokeServices, invoke } from "../tools/invoke.js"
 import type { Tool } from "../tools/tool.js"
+import { builtinPrompts } from "./prompts.js"
 
 export const SERVER_NAME = "proxmox-mcp"
 
@@ -203,7 +206,7 @@ export const make = (
         const server = new Server(
           { name: SERVER_NAME, version: options.version },
           {
-            capabilities: { tools: { listChanged: false } },
+            capabilities: { tools: { listChanged: false }, prompts: { listChanged: false } },
             ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
           },
         )
@@ -218,6 +221,37 @@ export const make = (
                   policy.hiddenBy(entry, principal) === undefined,
               )
               .map(listing),
+          }
+        })
+
+        // A prompt is offered only while every tool it needs is exposed to the caller.
+        const promptsFor = (principal: Principal) => {
+          const exposed = (name: string) => {
+            const entry = catalog.lookup(name)
+            return entry !== undefined && policy.hiddenBy(entry, principal) === undefined
+          }
+          return { exposed, prompts: builtinPrompts.filter((prompt) => prompt.requires.every(exposed)) }
+        }
+
+        server.setRequestHandler(ListPromptsRequestSchema, (_request, extra) => ({
+          prompts: promptsFor(connection.principalOf(extra)).prompts.map((prompt) => ({
+            name: prompt.name,
+            title: prompt.title,
+            description: prompt.description,
+          })),
+        }))
+
+        server.setRequestHandler(GetPromptRequestSchema, (request, extra) => {
+          const { exposed, prompts } = promptsFor(connection.principalOf(extra))
+          const prompt = prompts.find((candidate) => candidate.name === request.params.name)
+          if (prompt === undefined)
+            throw new McpError(
+              ErrorCode.InvalidParams,
+              `unknown prompt ${request.params.name.slice(0, MAX_ECHOED_NAME)}`,
+            )
+          return {
+            description: prompt.description,
+            messages: [{ role: "user", content: { type: "text", text: prompt.text(exposed) } }],
           }
         })
 

@@ -1,6 +1,8 @@
 // The shared state of the simulated cluster: nodes, guests, storages, tasks, faults, tokens and the
 // request log. Every HTTPS endpoint serves this one state, like every node of a real cluster does.
 import { createHash, randomUUID } from "node:crypto"
+import { AccessModel, ALL_PRIVILEGES } from "./access-model.js"
+import { FirewallState, NodeNetwork, PoolState } from "./admin-state.js"
 import { serverError } from "./errors.js"
 import { demoGuests, type NodeHardware, nodeHardware, STORAGES, type StorageSpec } from "./seed.js"
 import { TaskEngine, type TaskState, type TaskWork } from "./tasks.js"
@@ -19,63 +21,13 @@ const GiB = 1024 ** 3
 
 export const PVE_VERSION = { version: "9.1.1", release: "9.1", repoid: "42db4a6cf33dac83" } as const
 
-// PVE 9 privilege names. The auditor token holds the PVEAuditor role's privileges.
-const ALL_PRIVILEGES = [
-  "Datastore.Allocate",
-  "Datastore.AllocateSpace",
-  "Datastore.AllocateTemplate",
-  "Datastore.Audit",
-  "Group.Allocate",
-  "Mapping.Audit",
-  "Mapping.Modify",
-  "Mapping.Use",
-  "Permissions.Modify",
-  "Pool.Allocate",
-  "Pool.Audit",
-  "Realm.Allocate",
-  "Realm.AllocateUser",
-  "SDN.Allocate",
-  "SDN.Audit",
-  "SDN.Use",
-  "Sys.AccessNetwork",
-  "Sys.Audit",
-  "Sys.Console",
-  "Sys.Incoming",
-  "Sys.Modify",
-  "Sys.PowerMgmt",
-  "Sys.Syslog",
-  "User.Modify",
-  "VM.Allocate",
-  "VM.Audit",
-  "VM.Backup",
-  "VM.Clone",
-  "VM.Config.CDROM",
-  "VM.Config.CPU",
-  "VM.Config.Cloudinit",
-  "VM.Config.Disk",
-  "VM.Config.HWType",
-  "VM.Config.Memory",
-  "VM.Config.Network",
-  "VM.Config.Options",
-  "VM.Console",
-  "VM.GuestAgent.Audit",
-  "VM.GuestAgent.FileRead",
-  "VM.GuestAgent.FileSystemMgmt",
-  "VM.GuestAgent.FileWrite",
-  "VM.GuestAgent.Unrestricted",
-  "VM.Migrate",
-  "VM.PowerMgmt",
-  "VM.Replicate",
-  "VM.Snapshot",
-  "VM.Snapshot.Rollback",
-]
 const AUDIT_PRIVILEGES = ALL_PRIVILEGES.filter((privilege) => privilege.endsWith(".Audit"))
 
 export interface Token {
   /** `user@realm!tokenname` */
   readonly tokenId: string
   readonly secret: string
-  /** Privileges on "/" (propagated), which is all the simulator's ACL model needs. */
+  /** Privileges on "/" when authenticated; checks on other paths ask `access.allowed`. */
   readonly privileges: ReadonlyArray<string>
 }
 
@@ -138,9 +90,14 @@ export class ClusterState implements SimulatedCluster {
   readonly readOnlyToken: Token = {
     tokenId: "auditor@pve!ro",
     secret: randomUUID(),
-    privileges: AUDIT_PRIVILEGES,
+    privileges: [...AUDIT_PRIVILEGES, "Sys.Syslog"],
   }
   readonly storages: ReadonlyArray<StorageSpec> = STORAGES
+  /** Users, groups, roles, ACLs and API tokens (the two tokens above included). */
+  readonly access = new AccessModel()
+  readonly firewall = new FirewallState()
+  readonly pools = new PoolState()
+  private readonly networks = new Map<string, NodeNetwork>()
   /** The listeners' certificate fingerprint, shown as every node's ssl_fingerprint. */
   readonly sslFingerprint: string
 
@@ -178,6 +135,23 @@ export class ClusterState implements SimulatedCluster {
         bootTime: now - hardware.uptimeSeconds * 1000,
       })
     })
+    // What a read-only deployment needs (`bootstrap --tier read-only`): PVEAuditor's privileges
+    // and Sys.Syslog for the node and cluster logs.
+    this.access.addRole("ReadOnly", [...AUDIT_PRIVILEGES, "Sys.Syslog"])
+    this.access.addUser({ userid: "auditor@pve", enable: true, expire: 0, groups: new Set() })
+    this.access.updateAcl({
+      path: "/",
+      roles: ["ReadOnly"],
+      users: ["auditor@pve"],
+      groups: [],
+      tokens: [],
+      propagate: true,
+      remove: false,
+    })
+    for (const token of [this.fullToken, this.readOnlyToken]) {
+      const [userid = "", tokenid = ""] = token.tokenId.split("!")
+      this.access.addToken({ userid, tokenid, privsep: false, expire: 0 }, token.secret)
+    }
     this.tasks = new TaskEngine(options.taskDurationMs, (node) => this.nodeModels.get(node)?.bootTime ?? now)
     if (options.seed === "demo") for (const spec of demoGuests(this.nodes)) this.addGuest(spec)
   }
@@ -298,7 +272,8 @@ export class ClusterState implements SimulatedCluster {
   }
 
   tokenFor(tokenId: string): Token | undefined {
-    return [this.fullToken, this.readOnlyToken].find((token) => token.tokenId === tokenId)
+    const token = this.access.activeToken(tokenId)
+    return token && { tokenId, secret: token.secret, privileges: [...this.access.privileges(tokenId, "/")] }
   }
 
   isOnline(node: string) {
@@ -382,6 +357,17 @@ export class ClusterState implements SimulatedCluster {
       maxdisk: hardware.rootfsBytes,
       uptime: Math.floor((Date.now() - bootTime) / 1000),
     }
+  }
+
+  /** A node's network configuration (running and staged). */
+  network(node: string): NodeNetwork {
+    const model = this.requireNode(node)
+    let network = this.networks.get(node)
+    if (!network) {
+      network = new NodeNetwork(model.ip)
+      this.networks.set(node, network)
+    }
+    return network
   }
 
   // --- guests -------------------------------------------------------------------------------------

@@ -186,7 +186,8 @@ const dispatch = (cluster: ClusterState, endpointNode: string, request: Request)
   if (Object.keys(conflicts).length > 0) throw parameterError(conflicts)
 
   const permission = route.permission?.(raw)
-  if (permission && !token.privileges.includes(permission.privilege)) throw permissionDenied(permission)
+  if (permission && !cluster.access.allowed(token.tokenId, permission.path, permission.privilege))
+    throw permissionDenied(permission)
 
   // Calls for another node are proxied there by pveproxy; that is where 595/596 come from.
   const targetNode = resolved.pathParams.node

@@ -38,7 +38,7 @@ export interface RunningSimulator {
   /** "root@pam!mcp": a token with every privilege. */
   readonly tokenId: string
   readonly tokenSecret: string
-  /** "auditor@pve!ro": reads only; any other method answers 403. */
+  /** "auditor@pve!ro": reads only (role ReadOnly on /: PVEAuditor's privileges and Sys.Syslog); writes answer 403. */
   readonly readOnlyToken: { readonly tokenId: string; readonly tokenSecret: string }
   /** SHA-256 of the certificate (DER), upper-case hex with colons like node:tls `fingerprint256`. */
   readonly fingerprint: string

@@ -6,9 +6,15 @@
 import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import type { NamedTool } from "../domain/tool.js"
+import { accessTools } from "./access.js"
 import { clusterTools } from "./cluster.js"
+import { clusterAdminTools } from "./cluster-admin.js"
+import { firewallTools } from "./firewall.js"
 import { lxcTools } from "./lxc.js"
+import { metricsTools } from "./metrics.js"
+import { networkTools } from "./network.js"
 import { nodeTools } from "./nodes.js"
+import { poolTools } from "./pools.js"
 import { qemuTools } from "./qemu.js"
 import { storageTools } from "./storage.js"
 import { taskTools } from "./tasks.js"
@@ -22,6 +28,12 @@ export const builtinTools = [
   ...lxcTools,
   ...taskTools,
   ...storageTools,
+  ...metricsTools,
+  ...networkTools,
+  ...firewallTools,
+  ...accessTools,
+  ...poolTools,
+  ...clusterAdminTools,
 ] as const
 
 export type BuiltinTool = (typeof builtinTools)[number]
@@ -50,6 +62,7 @@ export const builtinAliases: ReadonlyArray<AliasDeclaration> = [
   { name: "stopVM", aliasFor: "pve_stop_qemu_vm" },
   { name: "startContainer", aliasFor: "pve_start_lxc_container" },
   { name: "stopContainer", aliasFor: "pve_stop_lxc_container" },
+  { name: "pve_get_cluster_metrics_overview", aliasFor: "pve_list_cluster_resources" },
 ]
 
 export type CatalogEntry = NamedTool<Tool.Any>

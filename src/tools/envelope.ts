@@ -33,13 +33,19 @@ const cutToSize = (data: unknown, maxBytes: number): { data: unknown; kept?: num
   return { data: data.slice(0, low), kept: low, of: data.length }
 }
 
+/** The secrets a tool hands out, put back into its redacted result object. */
+const reveal = (data: unknown, revealed: Readonly<Record<string, string>> | undefined): unknown =>
+  revealed === undefined || typeof data !== "object" || data === null || Array.isArray(data)
+    ? data
+    : { ...data, ...revealed }
+
 export const success = (
   output: ToolOutput<unknown>,
   durationMs: number,
   redact: RedactorService,
   maxResultBytes: number,
 ): Envelope => {
-  const { data, kept, of } = cutToSize(redact(output.data), maxResultBytes)
+  const { data, kept, of } = cutToSize(reveal(redact(output.data), output.revealed), maxResultBytes)
   const truncated = kept !== undefined
   const warnings = [
     ...(output.warnings ?? []),

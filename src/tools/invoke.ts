@@ -30,7 +30,7 @@ import {
 import { upidNode } from "../domain/ids.js"
 import type { Principal } from "../domain/principal.js"
 import { Redactor } from "../domain/redact.js"
-import type { Target } from "../domain/target.js"
+import { resourcePath, type Target } from "../domain/target.js"
 import { isStateChanging, type NamedTool } from "../domain/tool.js"
 import { Policy, type PolicyRefusal } from "../policy/policy.js"
 import type { ApiError } from "../proxmox/api.js"
@@ -61,11 +61,11 @@ const auditPrincipal = (principal: Principal): AuditPrincipal => ({
 /** The audit's `target`: the call's first target, when it is more than the cluster. */
 const auditTarget = (targets: ReadonlyArray<Target> | undefined) => {
   const target = targets?.[0]
-  if (
-    target === undefined ||
-    (target.node === undefined && target.type === undefined && target.vmid === undefined)
-  )
-    return {}
+  if (target === undefined) return {}
+  if (target.node === undefined && target.type === undefined && target.vmid === undefined) {
+    const path = resourcePath(target)
+    return path === "/" ? {} : { target: { path } }
+  }
   return {
     target: {
       ...(target.node === undefined ? {} : { node: target.node }),

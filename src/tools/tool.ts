@@ -58,6 +58,11 @@ export interface ToolOutput<A> {
   readonly node?: string
   readonly upid?: string
   readonly warnings?: ReadonlyArray<string>
+  /**
+   * Secrets the tool exists to hand out (a new API token's value): put into `data` after the
+   * result is redacted, for the caller only. The audit and the logs never see results.
+   */
+  readonly revealed?: Readonly<Record<string, string>>
 }
 
 /** A task the tool started (SPEC 12: `data: {upid, node}` without `wait`). */

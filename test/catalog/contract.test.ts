@@ -41,14 +41,16 @@ describe("catalog contract", () => {
 
       it("refuses a parameter it does not declare, before anything is sent (also with no input)", () => {
         // Input schemas need no services; the catalog's existential type cannot say so.
-        const decoded = Effect.either(tool.decode({ path: "/cluster" })) as Effect.Effect<
+        // `path` (a Sutian client's resource string), or another name for a tool that has `path`.
+        const extra = "path" in tool.input ? "resource" : "path"
+        const decoded = Effect.either(tool.decode({ [extra]: "/cluster" })) as Effect.Effect<
           Either.Either<unknown, InvalidInput>
         >
         const result = Effect.runSync(decoded)
         expect(result._tag).toBe("Left")
         if (result._tag === "Left") {
-          expect(result.left.message).toContain("path: is not a parameter of this tool")
-          expect(result.left.field).toBe("path")
+          expect(result.left.message).toContain(`${extra}: is not a parameter of this tool`)
+          expect(result.left.field).toBe(extra)
         }
       })
 

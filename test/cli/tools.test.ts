@@ -45,7 +45,7 @@ describe("proxmox-mcp tools", () => {
     expect(rows.length).toBeGreaterThan(0)
     expect(rows.every((r) => r.tier === "read-only")).toBe(true)
     const full = JSON.parse(
-      (await cli(["tools", "--json"], { PVE_ACCESS_TIER: "full" })).stdout,
+      (await cli(["tools", "--json"], { PVE_ACCESS_TIER: "full", PVE_MODULE_MODE: "advanced" })).stdout,
     ) as Array<unknown>
     expect(full).toHaveLength(entries.length)
   })

@@ -159,11 +159,14 @@ describe("read-only token", () => {
     await api(sim, { method: "DELETE", path })
   })
 
-  it("reports only audit privileges in /access/permissions", async () => {
+  it("reports only audit privileges (and Sys.Syslog) in /access/permissions", async () => {
     const res = await api(sim, { path: "/access/permissions?path=/", auth: readOnly() })
     const privileges = Object.keys(res.json.data["/"])
     expect(privileges).toContain("VM.Audit")
-    expect(privileges.every((privilege) => privilege.endsWith(".Audit"))).toBe(true)
+    expect(privileges).toContain("Sys.Syslog")
+    expect(privileges.every((privilege) => privilege.endsWith(".Audit") || privilege === "Sys.Syslog")).toBe(
+      true,
+    )
     const full = await api(sim, { path: "/access/permissions" })
     expect(full.json.data["/"]).toMatchObject({ "VM.PowerMgmt": 1, "Sys.Modify": 1 })
   })

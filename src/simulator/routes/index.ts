@@ -3,8 +3,13 @@
 import { routeTable } from "../router.js"
 import { accessRoutes } from "./access.js"
 import { clusterRoutes } from "./cluster.js"
+import { clusterAdminRoutes } from "./cluster-admin.js"
+import { firewallRoutes } from "./firewall.js"
 import { lxcRoutes } from "./lxc.js"
+import { monitoringRoutes } from "./monitoring.js"
+import { networkRoutes } from "./network.js"
 import { nodeRoutes } from "./nodes.js"
+import { poolRoutes } from "./pools.js"
 import { qemuRoutes } from "./qemu.js"
 import { storageRoutes } from "./storage.js"
 import { taskRoutes } from "./tasks.js"
@@ -17,4 +22,9 @@ export const routes = routeTable([
   ...taskRoutes,
   ...storageRoutes,
   ...accessRoutes,
+  ...monitoringRoutes,
+  ...networkRoutes,
+  ...firewallRoutes,
+  ...poolRoutes,
+  ...clusterAdminRoutes,
 ])
