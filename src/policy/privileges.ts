@@ -86,6 +86,9 @@ export const ENDPOINT_PRIVILEGES: Readonly<Record<string, ReadonlyArray<Privileg
   "GET /cluster/replication": [VM_AUDIT],
   "GET /cluster/ha/status/current": [ROOT_AUDIT],
   "GET /cluster/backup-info": [],
+  "GET /cluster/backup-info/not-backed-up": [ROOT_AUDIT],
+  "GET /cluster/ha/groups": [ROOT_AUDIT],
+  "GET /cluster/ceph/status": [anyOf("/", ["Sys.Audit", "Datastore.Audit"], ["Sys.Audit"])],
   "GET /access/permissions": [],
 
   // QEMU
