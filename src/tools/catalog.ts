@@ -10,6 +10,7 @@ import { clusterTools } from "./cluster.js"
 import { lxcTools } from "./lxc.js"
 import { nodeTools } from "./nodes.js"
 import { qemuTools } from "./qemu.js"
+import { remoteAliases, remoteTools } from "./remote.js"
 import { storageTools } from "./storage.js"
 import { taskTools } from "./tasks.js"
 import type { Tool } from "./tool.js"
@@ -22,6 +23,7 @@ export const builtinTools = [
   ...lxcTools,
   ...taskTools,
   ...storageTools,
+  ...remoteTools,
 ] as const
 
 export type BuiltinTool = (typeof builtinTools)[number]
@@ -50,6 +52,7 @@ export const builtinAliases: ReadonlyArray<AliasDeclaration> = [
   { name: "stopVM", aliasFor: "pve_stop_qemu_vm" },
   { name: "startContainer", aliasFor: "pve_start_lxc_container" },
   { name: "stopContainer", aliasFor: "pve_stop_lxc_container" },
+  ...remoteAliases,
 ]
 
 export type CatalogEntry = NamedTool<Tool.Any>
