@@ -36,6 +36,8 @@ export type RemoteError = SshDisabled | SshError | UnknownNode | ApiError
 export interface RemoteService {
   /** Whether SSH is configured at all (the remote tools are hidden otherwise). */
   readonly configured: boolean
+  /** Fails with SSH_DISABLED unless SSH is configured: tools check it before any other work. */
+  readonly enabled: Effect.Effect<void, SshDisabled>
   /** The login user on the entry host. */
   readonly user: string | undefined
   /** Runs argv on `node` (undefined: the entry host's node). */
@@ -172,7 +174,13 @@ export const make = (settings: SshSettings) =>
         return { ...result, node: actual, route: via }
       }).pipe(Effect.withSpan("Remote.run", { attributes: { node, command: argv[0] } }))
 
-    return Remote.of({ configured: sshConfigured(settings), user: entry?.user, run })
+    const configured = sshConfigured(settings)
+    return Remote.of({
+      configured,
+      enabled: configured ? Effect.void : Effect.fail(disabled),
+      user: entry?.user,
+      run,
+    })
   })
 
 export const layer = (settings: SshSettings) => Layer.effect(Remote, make(settings))

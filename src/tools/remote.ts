@@ -62,6 +62,7 @@ const inContainer = (ctid: number, argv: ReadonlyArray<string>, options?: { read
   Effect.gen(function* () {
     const registry = yield* NodeRegistry
     const remote = yield* Remote
+    yield* remote.enabled
     const guest = yield* registry.locateGuest(ctid, "lxc")
     const result = yield* remote.run(guest.node, pctExec(ctid, argv), options)
     return { data: commandOutput(ctid, result), node: result.node }
@@ -71,6 +72,7 @@ const inContainer = (ctid: number, argv: ReadonlyArray<string>, options?: { read
 const onHost = (node: string | undefined, argv: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const remote = yield* Remote
+    yield* remote.enabled
     if (node !== undefined) yield* Effect.flatMap(NodeRegistry, (registry) => registry.requireNode(node))
     const result = yield* remote.run(node, argv)
     if (result.exitCode !== 0)
@@ -327,6 +329,7 @@ export const remoteTools = [
     run: () =>
       Effect.gen(function* () {
         const remote = yield* Remote
+        yield* remote.enabled
         const checks: Array<Record<string, unknown>> = []
         let node = ""
         for (const check of BATCH_CHECKS(remote.user)) {

@@ -179,7 +179,8 @@ done`,
   script(
     dir,
     "journalctl",
-    `n=$4; i=1; while [ "$i" -le "$n" ]; do echo "2026-11-27T02:00:0$((i % 10))+0000 ${options.node} $2[123]: line $i"; i=$((i+1)); done`,
+    `if [ "$2" = spiceproxy.service ]; then echo "Failed to add match 'spiceproxy.service': stand-in failure" >&2; exit 1; fi
+n=$4; i=1; while [ "$i" -le "$n" ]; do echo "2026-11-27T02:00:0$((i % 10))+0000 ${options.node} $2[123]: line $i"; i=$((i+1)); done`,
   )
   script(
     dir,
