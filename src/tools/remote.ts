@@ -12,14 +12,14 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { DiagnosticNotAllowed, InvalidContainerName, RemoteCommandFailed } from "../domain/errors.js"
-import { IntegerInput, NodeName, VmId } from "../domain/ids.js"
+import { IntegerInput, NodeName, VMID_MAX, VMID_MIN } from "../domain/ids.js"
 import { TargetRef } from "../domain/target.js"
 import { NodeRegistry } from "../proxmox/registry.js"
 import { CONTAINER_NAME_PATTERN, commandLine, pctExec } from "../ssh/command.js"
 import { Remote, type RemoteResult } from "../ssh/remote.js"
 import * as Tool from "./tool.js"
 
-const ctidField = VmId.annotations({ description: "Container id (CTID) of the LXC container" })
+const ctidField = IntegerInput({ minimum: VMID_MIN, maximum: VMID_MAX, description: "Container id (CTID)" })
 const optionalHostNode = Schema.optional(
   NodeName.annotations({ description: "Node to inspect (default: the SSH entry host's node)" }),
 )
