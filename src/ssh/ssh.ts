@@ -340,9 +340,11 @@ export const make = (
           counted = true
           let exitCode: number | null = null
           let signal: string | undefined
+          let exited = false
           opened.on("data", collect(out))
           opened.stderr.on("data", collect(err))
           opened.on("exit", (code: number | null, sig?: string) => {
+            exited = true
             exitCode = typeof code === "number" ? code : null
             if (typeof sig === "string") signal = sig
           })
@@ -350,6 +352,21 @@ export const make = (
             release()
             if (done) return
             done = true
+            // Closed without an exit status: the connection dropped while the command ran.
+            if (!exited) {
+              resume(
+                Effect.fail(
+                  new SshError({
+                    code: "CONNECTION_RESET",
+                    host,
+                    stage: "command",
+                    message: `The SSH connection to ${host} closed before the command reported its exit status; it may have run.`,
+                    hint: "Check the effect of the command before running it again.",
+                  }),
+                ),
+              )
+              return
+            }
             resume(
               Effect.succeed({
                 exitCode,

@@ -293,6 +293,34 @@ describe.skipIf(!sshdAvailable)("Ssh layer against a real sshd", () => {
       await eventually(() => !alive(pid))
     })
 
+    it("a connection that drops while a command runs is CONNECTION_RESET at stage command", async () => {
+      const pidFile = path.join(dir, "dropped.pid")
+      const result = await withSsh((ssh) =>
+        Effect.gen(function* () {
+          const fiber = yield* Effect.fork(ssh.exec({ target: address(entry) }, ticking(pidFile)))
+          yield* Effect.promise(() =>
+            eventually(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").endsWith("\n")),
+          )
+          // The session's sshd process is the shell's parent: killing it drops the connection.
+          const pid = Number(fs.readFileSync(pidFile, "utf8"))
+          const parent = Number(fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[1])
+          process.kill(parent, "SIGKILL")
+          return yield* Effect.either(Fiber.join(fiber))
+        }),
+      )
+      expect(Either.isLeft(result) && result.left).toMatchObject({
+        code: "CONNECTION_RESET",
+        stage: "command",
+      })
+    })
+
+    it("closes pooled connections when the layer is released", async () => {
+      const closed = () => (entry.log().match(/Disconnected from user|Connection closed by/g) ?? []).length
+      const before = closed()
+      await withSsh((ssh) => ssh.exec({ target: address(entry) }, ["true"]))
+      await eventually(() => closed() > before)
+    })
+
     it("reuses one pooled connection for several commands", async () => {
       const before = (entry.log().match(/Accepted publickey/g) ?? []).length
       await withSsh((ssh) =>
