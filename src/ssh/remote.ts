@@ -68,10 +68,25 @@ export const make = (settings: SshSettings) =>
     const entry = settings.entry
     let learnedNode: string | undefined = settings.nodeName
 
+    /** Runs argv on the route, recording it (host, argv, exit status) in the call's upstream log. */
+    const audited = (node: string, route: SshRoute, argv: ReadonlyArray<string>, options?: ExecOptions) =>
+      ssh.exec(route, argv, options).pipe(
+        Effect.onExit((exit) =>
+          log.record({
+            node,
+            method: "SSH",
+            path: commandLine(argv),
+            status: Exit.isSuccess(exit) ? (exit.value.exitCode ?? -1) : -1,
+            host: routeLabel(route),
+            argv: [...argv],
+          }),
+        ),
+      )
+
     const entryNode = (address: SshAddress) =>
       learnedNode !== undefined
         ? Effect.succeed(learnedNode)
-        : Effect.flatMap(ssh.exec({ target: address }, ["hostname"]), (result) => {
+        : Effect.flatMap(audited("(entry host)", { target: address }, ["hostname"]), (result) => {
             // A FQDN names the node by its first label, as PVE does.
             const name = result.stdout.trim().split(".")[0] ?? ""
             if (result.exitCode !== 0 || !NODE_NAME_PATTERN.test(name))
@@ -158,20 +173,8 @@ export const make = (settings: SshSettings) =>
       Effect.gen(function* () {
         if (settings.strategy === "disabled" || entry === undefined) return yield* Effect.fail(disabled)
         const { node: actual, route } = yield* routeTo(entry, node)
-        const via = routeLabel(route)
-        const result = yield* ssh.exec(route, argv, options).pipe(
-          Effect.onExit((exit) =>
-            log.record({
-              node: actual,
-              method: "SSH",
-              path: commandLine(argv),
-              status: Exit.isSuccess(exit) ? (exit.value.exitCode ?? -1) : -1,
-              host: via,
-              argv: [...argv],
-            }),
-          ),
-        )
-        return { ...result, node: actual, route: via }
+        const result = yield* audited(actual, route, argv, options)
+        return { ...result, node: actual, route: routeLabel(route) }
       }).pipe(Effect.withSpan("Remote.run", { attributes: { node, command: argv[0] } }))
 
     const configured = sshConfigured(settings)

@@ -474,13 +474,22 @@ describe.skipIf(!sshdAvailable)("remote tools against real sshd servers", () => 
     it("the entry host's node is learned with hostname when PROXMOX_SSH_NODE_NAME is unset", async () => {
       clear()
       const learning = ({ nodeName: _, ...rest }: SshSettings): SshSettings => rest
-      await withRuntime(learning, async (call) => {
+      await withRuntime(learning, async (call, runtime) => {
         expect(okData(await call("pve_docker_ps_in_container", { ctid: 200 }))).toMatchObject({
           node: "pve1",
         })
         expect(okData(await call("pve_docker_ps_in_container", { ctid: 200 }))).toMatchObject({
           node: "pve1",
         })
+        // The look-up is a remote command too, audited with the call that needed it.
+        const records = runtime.runSync(Effect.map(MemoryAuditRecords, (m) => m.records()))
+        const first = records.find(
+          (r) => r.tool === "pve_docker_ps_in_container" && r.event === "tool.completed",
+        )
+        expect(first?.upstream?.filter((u) => u.method === "SSH").map((u) => u.path)).toEqual([
+          "hostname",
+          "pct exec 200 -- docker ps",
+        ])
       })
       expect(pve1.calls().filter((c) => c[0] !== "docker")).toEqual([
         ["hostname"],
