@@ -321,6 +321,23 @@ describe.skipIf(!sshdAvailable)("Ssh layer against a real sshd", () => {
       await eventually(() => closed() > before)
     })
 
+    it("a host that accepts TCP but never speaks SSH is TIMEOUT at stage connect (PROXMOX_SSH_CONNECT_TIMEOUT_MS)", async () => {
+      const silent = net.createServer(() => {})
+      await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve))
+      const port = (silent.address() as net.AddressInfo).port
+      try {
+        const result = await withSsh(
+          (ssh) => Effect.either(ssh.exec({ target: { host: "127.0.0.1", port, user } }, ["true"])),
+          {
+            connectTimeoutMs: 300,
+          },
+        )
+        expect(Either.isLeft(result) && result.left).toMatchObject({ code: "TIMEOUT", stage: "connect" })
+      } finally {
+        silent.close()
+      }
+    })
+
     it("reuses one pooled connection for several commands", async () => {
       const before = (entry.log().match(/Accepted publickey/g) ?? []).length
       await withSsh((ssh) =>
