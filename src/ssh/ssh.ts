@@ -22,7 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as RcMap from "effect/RcMap"
 import type * as Scope from "effect/Scope"
-import { type Client, type ClientChannel, type ConnectConfig, Client as SshClient } from "ssh2"
+import type { Client, ClientChannel, ConnectConfig } from "ssh2"
 import type { SshAddress, SshSettings } from "../config/ssh.js"
 import { SshError } from "../domain/errors.js"
 import { commandLine } from "./command.js"
@@ -159,6 +159,8 @@ export const make = (
               ),
           })
     let channels = 0
+    // ssh2 is loaded on the first connection: a server without SSH never pays for it at start-up.
+    const ssh2 = yield* Effect.cached(Effect.promise(() => import("ssh2")))
 
     const readKnownHosts = (): ReadonlyArray<KnownHostEntry> => {
       try {
@@ -218,6 +220,13 @@ export const make = (
 
     /** One SSH handshake over `sock` (or a socket ssh2 opens itself). */
     const handshake = (address: SshAddress, sock: Duplex | undefined) =>
+      Effect.flatMap(ssh2, ({ Client: SshClient }) => handshakeWith(SshClient, address, sock))
+
+    const handshakeWith = (
+      SshClient: typeof import("ssh2").Client,
+      address: SshAddress,
+      sock: Duplex | undefined,
+    ) =>
       Effect.async<Connection, SshError>((resume) => {
         const client = new SshClient()
         const connection: Connection = { client, closed: false }
