@@ -29,6 +29,7 @@ describe.skipIf(!sshdAvailable)("remote tools over MCP", () => {
   })
   afterAll(async () => {
     await Promise.all([sim?.close(), sshd?.stop()])
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
   })
 
   const policyEnv = { PVE_ACCESS_TIER: "full", PVE_MODULE_MODE: "advanced", PVE_CONFIRM_MODE: "argument" }

@@ -60,6 +60,7 @@ describe.skipIf(!sshdAvailable)("remote tools against real sshd servers", () => 
   })
   afterAll(async () => {
     await Promise.all([sim?.close(), pve1?.stop(), pve2?.stop()])
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
   })
 
   const address = (sshd: Sshd): SshAddress => ({ host: "127.0.0.1", port: sshd.port, user })

@@ -43,6 +43,7 @@ describe.skipIf(!sshdAvailable)("Ssh layer against a real sshd", () => {
   })
   afterAll(async () => {
     await Promise.all([entry?.stop(), second?.stop()])
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
   })
 
   const address = (sshd: Sshd): SshAddress => ({ host: "127.0.0.1", port: sshd.port, user })

@@ -271,11 +271,13 @@ export const startSshd = async (options: SshdOptions): Promise<Sshd> => {
     clearCalls: () => {
       for (const name of fs.readdirSync(callsDir)) fs.rmSync(path.join(callsDir, name))
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve()
-        child.once("exit", () => resolve())
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
         child.kill("SIGTERM")
-      }),
+        await exited
+      }
+      fs.rmSync(dir, { recursive: true, force: true })
+    },
   }
 }
