@@ -17,6 +17,7 @@ import { TargetRef } from "../domain/target.js"
 import { NodeRegistry } from "../proxmox/registry.js"
 import { CONTAINER_NAME_PATTERN, commandLine, pctExec } from "../ssh/command.js"
 import { Remote, type RemoteResult } from "../ssh/remote.js"
+import * as Endpoint from "./endpoint.js"
 import * as Tool from "./tool.js"
 
 const ctidField = IntegerInput({ minimum: VMID_MIN, maximum: VMID_MAX, description: "Container id (CTID)" })
@@ -84,6 +85,14 @@ const onHost = (node: string | undefined, argv: ReadonlyArray<string>) =>
       })
     return result
   })
+
+/**
+ * The API reads behind a remote command (declared for `tools --json`, the docs and the privilege
+ * table): the container's node from /cluster/resources, a node checked in /nodes, and a node's
+ * address from /cluster/status when PROXMOX_SSH_NODES does not give it.
+ */
+const containerLookups = [Endpoint.get("/cluster/resources"), Endpoint.get("/cluster/status")]
+const hostLookups = [Endpoint.get("/nodes"), Endpoint.get("/cluster/status")]
 
 const containerTargets = (input: { readonly ctid: number }) => [
   TargetRef.Guest({ vmid: input.ctid, type: "lxc" }),
@@ -303,7 +312,7 @@ export const remoteTools = [
     destructive: false,
     idempotent: true,
     ssh: { command: "pct exec <ctid> -- <allow-listed command>" },
-    endpoints: [],
+    endpoints: containerLookups,
     input: {
       ctid: ctidField,
       command: Schema.String.annotations({
@@ -367,7 +376,7 @@ export const remoteTools = [
     impact:
       "Runs an arbitrary command as root inside the container; it can change or destroy anything in it.",
     ssh: { command: "pct exec <ctid> -- bash -lc <command>" },
-    endpoints: [],
+    endpoints: containerLookups,
     input: {
       ctid: ctidField,
       command: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(8192)).annotations({
@@ -399,7 +408,7 @@ export const remoteTools = [
     destructive: false,
     idempotent: true,
     ssh: { command: "pct exec <ctid> -- docker ps" },
-    endpoints: [],
+    endpoints: containerLookups,
     input: { ctid: ctidField },
     targets: containerTargets,
     run: (input) => inContainer(input.ctid, ["docker", "ps"]),
@@ -415,7 +424,7 @@ export const remoteTools = [
     destructive: false,
     idempotent: true,
     ssh: { command: "pct exec <ctid> -- docker logs --tail <tail> <containerName>" },
-    endpoints: [],
+    endpoints: containerLookups,
     input: {
       ctid: ctidField,
       containerName: Schema.String.annotations({
@@ -439,7 +448,7 @@ export const remoteTools = [
     category: "remote",
     tier: "read-only",
     ssh: { command: "pveversion -v" },
-    endpoints: [],
+    endpoints: hostLookups,
     input: { node: optionalHostNode },
     targets: hostTargets,
     run: (input) =>
@@ -456,7 +465,7 @@ export const remoteTools = [
     category: "remote",
     tier: "read-only",
     ssh: { command: "pvecm status" },
-    endpoints: [],
+    endpoints: hostLookups,
     input: { node: optionalHostNode },
     targets: hostTargets,
     run: (input) =>
@@ -472,7 +481,7 @@ export const remoteTools = [
     category: "remote",
     tier: "read-only",
     ssh: { command: commandLine(SERVICE_ARGV) },
-    endpoints: [],
+    endpoints: hostLookups,
     input: { node: optionalHostNode },
     targets: hostTargets,
     run: (input) =>
@@ -496,7 +505,7 @@ export const remoteTools = [
     category: "remote",
     tier: "read-only",
     ssh: { command: "journalctl -u <unit>.service -n <lines> --no-pager -o short-iso" },
-    endpoints: [],
+    endpoints: hostLookups,
     input: {
       node: optionalHostNode,
       unit: Schema.Literal(...PVE_UNITS).annotations({ description: "The PVE unit" }),
@@ -537,7 +546,7 @@ export const remoteTools = [
     category: "remote",
     tier: "read-only",
     ssh: { command: "zpool status" },
-    endpoints: [],
+    endpoints: hostLookups,
     input: { node: optionalHostNode },
     targets: hostTargets,
     run: (input) =>
@@ -554,7 +563,7 @@ export const remoteTools = [
     category: "remote",
     tier: "read-only",
     ssh: { command: "df -P -T -k -x tmpfs -x devtmpfs -x overlay -x squashfs" },
-    endpoints: [],
+    endpoints: hostLookups,
     input: { node: optionalHostNode },
     targets: hostTargets,
     run: (input) =>
