@@ -13,19 +13,25 @@ export { Audit, type AuditEntry, type AuditRecord, type AuditService, AuditWrite
 export * as UpstreamLog from "./audit/upstream.js"
 export { configProvider, formatConfigError } from "./config/provider.js"
 export { type ProxmoxConfig, type ProxmoxEndpoint, proxmoxConfig } from "./config/proxmox.js"
+export { SSH_DISABLED, type SshAddress, type SshSettings, sshConfig, sshConfigured } from "./config/ssh.js"
 export {
   AuditFailed,
   ConfirmationDeclined,
   ConfirmationRequired,
+  DiagnosticNotAllowed,
   type ErrorCode,
   type Failure,
   Forbidden,
   GuestNotFound,
+  InvalidContainerName,
   InvalidInput,
   OutcomeUnknown,
   ProtectedGuest,
   ProxmoxError,
   type PublicError,
+  RemoteCommandFailed,
+  SshDisabled,
+  SshError,
   TaskFailed,
   TaskWaitFailed,
   TaskWaitTimeout,
@@ -40,6 +46,7 @@ export {
   proxmoxLayer,
   proxmoxLayerConfig,
   redactorLayerConfig,
+  sshLayer,
   toolLayer,
   toolLayerConfig,
 } from "./layers.js"
@@ -52,6 +59,8 @@ export { proxmoxHttpClientLayer, proxmoxHttpClientLayerConfig } from "./proxmox/
 export * as ProxmoxApi from "./proxmox/api.js"
 export * as NodeRegistry from "./proxmox/registry.js"
 export * as Tasks from "./proxmox/tasks.js"
+export * as Remote from "./ssh/remote.js"
+export * as Ssh from "./ssh/ssh.js"
 export { localCall, ToolCall, type ToolCallService } from "./tools/call.js"
 export * as Catalog from "./tools/catalog.js"
 export { callTool, callToolOutput } from "./tools/client.js"

@@ -3,12 +3,14 @@
  * config and bakes in no Node platform layer. `liveProxmoxLayer` adds the Node HTTPS client with
  * the pinning agent; binaries compose it once, at the edge.
  */
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as UpstreamLog from "./audit/upstream.js"
 import { type ProxmoxConfig, proxmoxConfig } from "./config/proxmox.js"
 import type { LogLevels } from "./config/server.js"
+import { SSH_DISABLED, type SshSettings, sshConfig } from "./config/ssh.js"
 import { Redactor } from "./domain/redact.js"
 import { makeToolNames } from "./policy/names.js"
 import * as Policy from "./policy/policy.js"
@@ -17,6 +19,8 @@ import { proxmoxHttpClientLayer } from "./proxmox/agent.js"
 import * as ProxmoxApi from "./proxmox/api.js"
 import * as NodeRegistry from "./proxmox/registry.js"
 import * as Tasks from "./proxmox/tasks.js"
+import * as Remote from "./ssh/remote.js"
+import * as Ssh from "./ssh/ssh.js"
 import * as Catalog from "./tools/catalog.js"
 
 export const proxmoxLayer = (config: ProxmoxConfig, registry: NodeRegistry.RegistryOptions = {}) =>
@@ -33,8 +37,19 @@ export const toolLayer = (
   config: ProxmoxConfig,
   policy: PolicySettings,
   registry: NodeRegistry.RegistryOptions = {},
+  ssh: SshSettings = SSH_DISABLED,
+  sshOptions: Ssh.SshLayerOptions = {},
 ) =>
-  Layer.mergeAll(Policy.layer(policy), Catalog.layer).pipe(Layer.provideMerge(proxmoxLayer(config, registry)))
+  Layer.mergeAll(Policy.layer(policy), Catalog.layer, sshLayer(ssh, sshOptions)).pipe(
+    Layer.provideMerge(proxmoxLayer(config, registry)),
+  )
+
+/**
+ * The remote tools' layers: `Remote` (routing to a node, audit of each command) over the `Ssh`
+ * port's ssh2 layer. With `SSH_DISABLED` every remote call fails with SSH_DISABLED.
+ */
+export const sshLayer = (settings: SshSettings = SSH_DISABLED, options: Ssh.SshLayerOptions = {}) =>
+  Remote.layer(settings).pipe(Layer.provideMerge(Ssh.layer(settings, options)))
 
 /** `proxmoxLayer` configured by environment / config file (PROXMOX_HOST or PROXMOX_NODES, ...). */
 export const proxmoxLayerConfig = (registry: NodeRegistry.RegistryOptions = {}) =>
@@ -45,9 +60,11 @@ export const proxmoxLayerConfig = (registry: NodeRegistry.RegistryOptions = {}) 
 
 /** `toolLayer` configured by environment / config file, with the built-in catalog. */
 export const toolLayerConfig = (registry: NodeRegistry.RegistryOptions = {}) =>
-  Layer.mergeAll(Policy.layerConfig(makeToolNames(Catalog.builtin.entries)), Catalog.layer).pipe(
-    Layer.provideMerge(proxmoxLayerConfig(registry)),
-  )
+  Layer.mergeAll(
+    Policy.layerConfig(makeToolNames(Catalog.builtin.entries)),
+    Catalog.layer,
+    Layer.unwrapEffect(Effect.map(sshConfig, (settings) => sshLayer(settings))),
+  ).pipe(Layer.provideMerge(proxmoxLayerConfig(registry)))
 
 /**
  * The `Redactor` that knows the configured Proxmox token secrets (PROXMOX_TOKEN_SECRET,

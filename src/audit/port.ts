@@ -46,6 +46,9 @@ export interface UpstreamCall {
   readonly path: string
   readonly status: number
   readonly upid?: string
+  /** SSH commands: `method` is "SSH", `path` the command line, `status` the exit code (-1: none). */
+  readonly host?: string
+  readonly argv?: ReadonlyArray<string>
 }
 
 /** A record as written; absent fields are omitted, never null. */

@@ -15,6 +15,7 @@ import { rotatedPathOf } from "../audit/paths.js"
 import * as UpstreamLog from "../audit/upstream.js"
 import type { Environment } from "../config/provider.js"
 import { type ProxmoxConfig, type ProxmoxEndpoint, proxmoxConfig } from "../config/proxmox.js"
+import { type SshSettings, sshConfig, sshConfigured } from "../config/ssh.js"
 import { ProxmoxError } from "../domain/errors.js"
 import type { ToolInfo } from "../domain/tool.js"
 import { staticallyExposed } from "../policy/policy.js"
@@ -23,6 +24,7 @@ import type { PolicySettings } from "../policy/settings.js"
 import { proxmoxHttpClientLayer } from "../proxmox/agent.js"
 import * as ProxmoxApi from "../proxmox/api.js"
 import { probeTls } from "../proxmox/probe.js"
+import * as Ssh from "../ssh/ssh.js"
 import { builtin } from "../tools/catalog.js"
 import { checkFlags, load, policySettings } from "./args.js"
 import { auditVerify } from "./audit.js"
@@ -47,6 +49,7 @@ interface Settings {
   readonly proxmox: ProxmoxConfig
   readonly policy: PolicySettings
   readonly audit: AuditSettings
+  readonly ssh: SshSettings
 }
 
 const pinLine = (config: ProxmoxConfig, endpoint: ProxmoxEndpoint, fingerprint: string) =>
@@ -278,7 +281,7 @@ export const diagnose = (env: Environment): Effect.Effect<DoctorReport> =>
     const checks: Array<Check> = []
     const loaded = load(
       env,
-      Config.all({ proxmox: proxmoxConfig, policy: policySettings, audit: auditConfig }),
+      Config.all({ proxmox: proxmoxConfig, policy: policySettings, audit: auditConfig, ssh: sshConfig }),
     )
     if (Either.isLeft(loaded)) {
       checks.push({
@@ -349,9 +352,60 @@ export const diagnose = (env: Environment): Effect.Effect<DoctorReport> =>
       checks.push({ name: "cluster", status: "skip", message: "not checked: no endpoint accepted the token" })
     }
     checks.push(yield* checkAudit(settings.audit))
-    checks.push({ name: "ssh", status: "skip", message: "not checked: this version has no SSH tools" })
+    checks.push(yield* checkSsh(settings.ssh))
     return { ok: checks.every((c) => c.status !== "fail"), checks }
   })
+
+/**
+ * SSH, when configured: the entry host's key is verified (known_hosts or pins, exactly as the
+ * tools do), the key logs in, and `pct` and `pveversion` are on the login's command path.
+ */
+const checkSsh = (ssh: SshSettings): Effect.Effect<Check> => {
+  const entry = ssh.entry
+  if (!sshConfigured(ssh) || entry === undefined)
+    return Effect.succeed({
+      name: "ssh",
+      status: "skip",
+      message:
+        "not configured (PROXMOX_SSH_KEY_PATH unset or PROXMOX_SSH_STRATEGY=disabled): remote tools hidden",
+    })
+  const where = `${entry.user}@${entry.host}:${entry.port}`
+  return Effect.flatMap(Ssh.Ssh, (client) =>
+    client.exec({ target: entry }, ["sh", "-c", "command -v pct; command -v pveversion"], {
+      timeoutMs: 15_000,
+    }),
+  ).pipe(
+    Effect.provide(Ssh.layer(ssh)),
+    Effect.map((result): Check => {
+      const found = result.stdout.split("\n").filter((line) => line.trim() !== "")
+      return found.length >= 2
+        ? {
+            name: "ssh",
+            status: "ok",
+            message: `${where}: host key verified, login works, pct and pveversion found`,
+          }
+        : {
+            name: "ssh",
+            status: "warn",
+            message: `${where}: host key verified and login works, but pct / pveversion are not on the command path`,
+            fix: "PROXMOX_SSH_HOST should be a Proxmox VE node, and PROXMOX_SSH_USER a user that can run pct (root)",
+          }
+    }),
+    Effect.catchAll((error) =>
+      Effect.succeed<Check>({
+        name: "ssh",
+        status: "fail",
+        message: `${where}: ${error.message}`,
+        fix:
+          error._tag === "SshError" && error.code === "SSH_HOST_KEY_REJECTED"
+            ? `check the host's key on its console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) against ${error.fingerprint ?? "the presented key"}, then add it to ${ssh.knownHostsPath} or PROXMOX_SSH_HOST_FINGERPRINTS`
+            : error._tag === "SshError" && error.code === "SSH_AUTH_FAILED"
+              ? "add the public key of PROXMOX_SSH_KEY_PATH to the user's authorized_keys on the entry host"
+              : "check PROXMOX_SSH_HOST / PROXMOX_SSH_PORT and that sshd runs there",
+      }),
+    ),
+  )
+}
 
 const MARK: Record<CheckStatus, string> = { ok: "ok  ", warn: "WARN", fail: "FAIL", skip: "skip" }
 

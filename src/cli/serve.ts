@@ -15,6 +15,7 @@ import { layerFile } from "../audit/file.js"
 import type { Environment } from "../config/provider.js"
 import { type ProxmoxConfig, proxmoxConfig } from "../config/proxmox.js"
 import { type ServerConfig, serverConfig } from "../config/server.js"
+import { SSH_DISABLED, type SshSettings, sshConfig } from "../config/ssh.js"
 import { LOCAL_PRINCIPAL } from "../domain/principal.js"
 import { makeRedactor, Redactor, type RedactorService } from "../domain/redact.js"
 import { stderrLoggerLayer, toolLayer } from "../layers.js"
@@ -34,6 +35,8 @@ export interface ServeOptions {
   readonly policy: PolicySettings
   readonly server: ServerConfig
   readonly audit: AuditSettings
+  /** Remote tools over SSH; absent: disabled. */
+  readonly ssh?: SshSettings
   readonly instructions?: string
 }
 
@@ -48,7 +51,7 @@ export const serverLayer = (options: ServeOptions, redactor: RedactorService) =>
   }).pipe(
     Layer.provide(
       Layer.mergeAll(
-        toolLayer(options.proxmox, options.policy),
+        toolLayer(options.proxmox, options.policy, {}, options.ssh ?? SSH_DISABLED),
         layerFile({ ...options.audit, redactor }),
         Layer.succeed(Redactor, redactor),
       ),
@@ -118,6 +121,7 @@ export const run = (args: ReadonlyArray<string>, env: Environment): Effect.Effec
         policy: policySettings,
         server: serverConfig,
         audit: auditConfig,
+        ssh: sshConfig,
       }),
     )
     if (config._tag === "Left") return Effect.succeed(configurationError(config.left))
@@ -180,6 +184,8 @@ export const demo = (args: ReadonlyArray<string>, env: Environment): Effect.Effe
         )
         return yield* serve({
           ...settings.right,
+          // The simulated cluster has no SSH: its remote tools stay hidden.
+          policy: { ...settings.right.policy, sshConfigured: false },
           proxmox: simulatorConfig(sim),
           instructions:
             "This server is connected to a SIMULATED Proxmox VE cluster (demo mode): every operation is safe to try.",

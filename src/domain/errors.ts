@@ -351,6 +351,126 @@ export class AuditFailed extends Schema.TaggedError<AuditFailed>()("AuditFailed"
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// SSH (remote tools)
+
+/** SSH is not configured, or PROXMOX_SSH_STRATEGY=disabled: nothing was attempted. */
+export class SshDisabled extends Schema.TaggedError<SshDisabled>()("SshDisabled", {
+  message: Schema.String,
+}) {
+  get code() {
+    return "SSH_DISABLED" as const
+  }
+  get failure(): Failure {
+    return {
+      code: this.code,
+      message: this.message,
+      hint: "The operator enables remote tools with PROXMOX_SSH_HOST, PROXMOX_SSH_KEY_PATH and PROXMOX_SSH_KNOWN_HOSTS (or PROXMOX_SSH_HOST_FINGERPRINTS).",
+    }
+  }
+}
+
+const SshErrorCode = Schema.Literal(
+  "SSH_HOST_KEY_REJECTED",
+  "SSH_AUTH_FAILED",
+  "SSH_ERROR",
+  "CONNECTION_REFUSED",
+  "DNS_RESOLUTION_FAILED",
+  "HOST_UNREACHABLE",
+  "CONNECTION_RESET",
+  "TIMEOUT",
+)
+
+/**
+ * An SSH connection or command failed. `stage` says how far it got: `connect` (nothing ran on
+ * the host) or `command` (the command was started and may have had effects).
+ */
+export class SshError extends Schema.TaggedError<SshError>()("SshError", {
+  code: SshErrorCode,
+  message: Schema.String,
+  host: Schema.String,
+  stage: Schema.Literal("connect", "command"),
+  hint: optional(Schema.String),
+  /** Host-key refusals: unknown, changed or revoked, and the key's fingerprint. */
+  reason: optional(Schema.String),
+  fingerprint: optional(Schema.String),
+}) {
+  get failure(): Failure {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.hint === undefined ? {} : { hint: this.hint }),
+      details: definedOnly({
+        host: this.host,
+        stage: this.stage,
+        reason: this.reason,
+        fingerprint: this.fingerprint,
+      }),
+    }
+  }
+}
+
+/** A Docker container name or id that is not one (NANDI's code). */
+export class InvalidContainerName extends Schema.TaggedError<InvalidContainerName>()("InvalidContainerName", {
+  containerName: Schema.String,
+}) {
+  override get message() {
+    return `'${this.containerName.slice(0, 80)}' is not a Docker container name or id`
+  }
+  get code() {
+    return "INVALID_CONTAINER_NAME" as const
+  }
+  get failure(): Failure {
+    return {
+      code: this.code,
+      message: this.message,
+      hint: "Use pve_docker_ps_in_container for the names: letters, digits, '_', '.' and '-', starting with a letter or digit.",
+    }
+  }
+}
+
+/** pve_run_remote_diagnostic runs only its fixed allow-list. */
+export class DiagnosticNotAllowed extends Schema.TaggedError<DiagnosticNotAllowed>()("DiagnosticNotAllowed", {
+  allowed: Schema.Array(Schema.String),
+}) {
+  override get message() {
+    return "This command is not one of the allow-listed diagnostics"
+  }
+  get code() {
+    return "DIAGNOSTIC_COMMAND_NOT_ALLOWED" as const
+  }
+  get failure(): Failure {
+    return {
+      code: this.code,
+      message: this.message,
+      hint: "Pass one of details.allowed exactly as written.",
+      details: { allowed: this.allowed },
+    }
+  }
+}
+
+/** A fixed host command (a curated diagnostic) exited non-zero; its output tail is kept. */
+export class RemoteCommandFailed extends Schema.TaggedError<RemoteCommandFailed>()("RemoteCommandFailed", {
+  command: Schema.String,
+  node: Schema.String,
+  exitCode: Schema.NullOr(Schema.Number),
+  stderr: Schema.String,
+}) {
+  override get message() {
+    return `'${this.command}' on ${this.node} failed (exit ${this.exitCode ?? "none"}): ${this.stderr.slice(0, 300)}`
+  }
+  get code() {
+    return "REMOTE_COMMAND_FAILED" as const
+  }
+  get failure(): Failure {
+    return {
+      code: this.code,
+      message: this.message,
+      details: { command: this.command, node: this.node, exitCode: this.exitCode },
+    }
+  }
+}
+
 /** Every error a tool call can end with: the one list to extend. */
 export const ToolError = Schema.Union(
   InvalidInput,
@@ -367,6 +487,11 @@ export const ToolError = Schema.Union(
   ProtectedGuest,
   ConfirmationDeclined,
   AuditFailed,
+  SshDisabled,
+  SshError,
+  InvalidContainerName,
+  DiagnosticNotAllowed,
+  RemoteCommandFailed,
 )
 export type ToolError = typeof ToolError.Type
 

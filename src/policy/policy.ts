@@ -93,6 +93,8 @@ export const staticRule = (tool: ToolInfo, settings: PolicySettings): string | u
   if (settings.categories !== undefined && !settings.categories.has(tool.category)) return "PVE_CATEGORIES"
   if (settings.whitelist !== undefined && !settings.whitelist.has(tool.name)) return "PVE_TOOL_WHITELIST"
   if (settings.blacklist.has(tool.name)) return "PVE_TOOL_BLACKLIST"
+  // Remote tools exist only where SSH is configured (key, entry host, strategy not disabled).
+  if (tool.category === "remote" && settings.sshConfigured !== true) return "PROXMOX_SSH_STRATEGY"
   return undefined
 }
 

@@ -5,6 +5,7 @@
  */
 import * as Config from "effect/Config"
 import * as Either from "effect/Either"
+import { sshConfig, sshConfigured } from "../config/ssh.js"
 import { invalid, oneOf, optionalString } from "../config/values.js"
 import {
   Categories,
@@ -41,6 +42,8 @@ export interface PolicySettings {
   /** Lower-case tags. */
   readonly protectedTags: ReadonlySet<string>
   readonly confirmMode: ConfirmMode
+  /** SSH is configured (`sshConfigured`): without it the remote tools are hidden. */
+  readonly sshConfigured?: boolean
 }
 
 export const DEFAULT_POLICY: PolicySettings = {
@@ -135,6 +138,7 @@ export const policyConfig = (names: ToolNames): Config.Config<PolicySettings> =>
     protectedVmids: protectedVmidsConfig,
     protectedTags: protectedTagsConfig,
     confirmMode: oneOf("PVE_CONFIRM_MODE", ConfirmModes, "auto"),
+    ssh: sshConfig,
   }).pipe(
     Config.map(
       ({
@@ -146,6 +150,7 @@ export const policyConfig = (names: ToolNames): Config.Config<PolicySettings> =>
         moduleMode,
         protectedTags,
         protectedVmids,
+        ssh,
         tier,
         whitelist,
       }) => ({
@@ -159,6 +164,7 @@ export const policyConfig = (names: ToolNames): Config.Config<PolicySettings> =>
         protectedVmids,
         protectedTags,
         confirmMode,
+        sshConfigured: sshConfigured(ssh),
       }),
     ),
   )

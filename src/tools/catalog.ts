@@ -16,6 +16,7 @@ import { networkTools } from "./network.js"
 import { nodeTools } from "./nodes.js"
 import { poolTools } from "./pools.js"
 import { qemuTools } from "./qemu.js"
+import { remoteAliases, remoteTools } from "./remote.js"
 import { storageTools } from "./storage.js"
 import { taskTools } from "./tasks.js"
 import type { Tool } from "./tool.js"
@@ -34,6 +35,7 @@ export const builtinTools = [
   ...accessTools,
   ...poolTools,
   ...clusterAdminTools,
+  ...remoteTools,
 ] as const
 
 export type BuiltinTool = (typeof builtinTools)[number]
@@ -63,6 +65,7 @@ export const builtinAliases: ReadonlyArray<AliasDeclaration> = [
   { name: "startContainer", aliasFor: "pve_start_lxc_container" },
   { name: "stopContainer", aliasFor: "pve_stop_lxc_container" },
   { name: "pve_get_cluster_metrics_overview", aliasFor: "pve_list_cluster_resources" },
+  ...remoteAliases,
 ]
 
 export type CatalogEntry = NamedTool<Tool.Any>

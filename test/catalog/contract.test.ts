@@ -167,11 +167,17 @@ describe("catalog contract", () => {
   })
 })
 
+// With SSH configured, so that the remote tools are part of the snapshot.
 describe("exposed surface snapshots", () => {
   for (const tier of Tiers) {
     for (const moduleMode of Modules) {
       it(`${tier} / ${moduleMode}`, async () => {
-        const surface = staticallyExposed(entries, { ...DEFAULT_POLICY, tier, moduleMode }).map((entry) => ({
+        const surface = staticallyExposed(entries, {
+          ...DEFAULT_POLICY,
+          tier,
+          moduleMode,
+          sshConfigured: true,
+        }).map((entry) => ({
           name: entry.name,
           annotations: annotationsOf(entry),
           _meta: metaOf(entry),

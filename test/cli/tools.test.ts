@@ -47,7 +47,19 @@ describe("proxmox-mcp tools", () => {
     const full = JSON.parse(
       (await cli(["tools", "--json"], { PVE_ACCESS_TIER: "full", PVE_MODULE_MODE: "advanced" })).stdout,
     ) as Array<unknown>
-    expect(full).toHaveLength(entries.length)
+    // Without SSH configured the remote tools are hidden, whatever the tier.
+    expect(full).toHaveLength(entries.filter((e) => e.tool.category !== "remote").length)
+    const withSsh = JSON.parse(
+      (
+        await cli(["tools", "--json"], {
+          PVE_ACCESS_TIER: "full",
+          PVE_MODULE_MODE: "advanced",
+          PROXMOX_SSH_HOST: "pve1.example",
+          PROXMOX_SSH_KEY_PATH: "/nonexistent/id_ed25519",
+        })
+      ).stdout,
+    ) as Array<unknown>
+    expect(withSsh).toHaveLength(entries.length)
   })
 
   it("an invalid policy value is an error naming the variable", async () => {

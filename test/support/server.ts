@@ -18,12 +18,14 @@ import { layerMemory, MemoryAuditRecords } from "../../src/audit/memory.js"
 import type { AuditRecord } from "../../src/audit/port.js"
 import { load, policySettings } from "../../src/cli/args.js"
 import { serverConfig } from "../../src/config/server.js"
+import type { SshSettings } from "../../src/config/ssh.js"
 import { LOCAL_PRINCIPAL, type Principal } from "../../src/domain/principal.js"
 import { makeRedactor, Redactor } from "../../src/domain/redact.js"
 import { toolLayer } from "../../src/layers.js"
 import * as McpServer from "../../src/mcp/server.js"
 import { proxmoxHttpClientLayer } from "../../src/proxmox/agent.js"
 import type { RunningSimulator } from "../../src/simulator/index.js"
+import type { SshLayerOptions } from "../../src/ssh/ssh.js"
 import { configFor } from "./cluster.js"
 
 export interface ServerOptions {
@@ -34,6 +36,8 @@ export interface ServerOptions {
   /** Who calls on the connection (default: the local principal). */
   readonly principal?: Principal
   readonly shutdownGrace?: Duration.DurationInput
+  /** SSH for the remote tools (default: disabled). */
+  readonly ssh?: { readonly settings: SshSettings; readonly options?: SshLayerOptions }
 }
 
 /** The server as a runtime (its release is the graceful shutdown), and its audit records. */
@@ -59,7 +63,13 @@ export const startServer = async (sim: RunningSimulator, options: ServerOptions 
     }).pipe(
       Layer.provideMerge(
         Layer.mergeAll(
-          toolLayer(config, settings.right.policy, { resourcesTtl: "2 seconds" }),
+          toolLayer(
+            config,
+            settings.right.policy,
+            { resourcesTtl: "2 seconds" },
+            options.ssh?.settings,
+            options.ssh?.options,
+          ),
           audit,
           Layer.succeed(Redactor, redactor),
         ),

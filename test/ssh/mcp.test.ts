@@ -1,0 +1,106 @@
+/**
+ * The remote tools through a real MCP client (in-process transport): listed only when SSH is
+ * configured, and a client's cancellation of pve_exec_in_container closes the SSH channel.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { SSH_DISABLED } from "../../src/config/ssh.js"
+import type { RunningSimulator } from "../../src/simulator/index.js"
+import { eventually, startTestCluster } from "../support/cluster.js"
+import { connectInProcess } from "../support/server.js"
+import { makeUserKey, type Sshd, sshdAvailable, startSshd } from "../support/sshd.js"
+
+describe.skipIf(!sshdAvailable)("remote tools over MCP", () => {
+  let sim: RunningSimulator
+  let sshd: Sshd
+  let dir: string
+  let key: { path: string; publicKey: string }
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "proxmox-mcp-ssh-mcp-"))
+    key = makeUserKey(dir)
+    ;[sim, sshd] = await Promise.all([
+      startTestCluster(),
+      startSshd({ node: "pve1", containers: [200], authorizedKey: key.publicKey }),
+    ])
+    fs.writeFileSync(path.join(dir, "known_hosts"), sshd.knownHostsLine)
+  })
+  afterAll(async () => {
+    await Promise.all([sim?.close(), sshd?.stop()])
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  const policyEnv = { PVE_ACCESS_TIER: "full", PVE_MODULE_MODE: "advanced", PVE_CONFIRM_MODE: "argument" }
+
+  it("lists the remote tools only when SSH is configured", async () => {
+    const without = await connectInProcess(sim, { env: policyEnv })
+    const names = (await without.client.listTools()).tools.map((t) => t.name)
+    await without.close()
+    expect(names).toContain("pve_list_nodes")
+    expect(names.filter((n) => n.includes("container") && n.includes("exec"))).toEqual([])
+    expect(names).not.toContain("pve_get_host_versions")
+  })
+
+  it("a client's cancellation closes the SSH channel and is audited as CANCELLED", async () => {
+    const user = os.userInfo().username
+    const server = await connectInProcess(sim, {
+      env: {
+        ...policyEnv,
+        PROXMOX_SSH_KEY_PATH: key.path,
+        PROXMOX_SSH_HOST: `${user}@127.0.0.1:${sshd.port}`,
+      },
+      ssh: {
+        settings: {
+          ...SSH_DISABLED,
+          strategy: "direct",
+          entry: { host: "127.0.0.1", port: sshd.port, user },
+          keyPath: key.path,
+          knownHostsPath: path.join(dir, "known_hosts"),
+          nodeName: "pve1",
+        },
+      },
+    })
+    try {
+      const names = (await server.client.listTools()).tools.map((t) => t.name)
+      expect(names).toEqual(expect.arrayContaining(["pve_exec_in_container", "pve_get_host_versions"]))
+
+      const pidFile = path.join(dir, "mcp.pid")
+      const abort = new AbortController()
+      const call = server.client
+        .callTool(
+          {
+            name: "pve_exec_in_container",
+            arguments: {
+              ctid: 200,
+              command: `echo $$ > ${pidFile}; while :; do echo tick; sleep 0.1; done`,
+              confirm: true,
+            },
+          },
+          undefined,
+          { signal: abort.signal },
+        )
+        .catch((error: unknown) => error)
+      await eventually(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").endsWith("\n"))
+      abort.abort("the user stopped it")
+      await call
+      const pid = Number(fs.readFileSync(pidFile, "utf8"))
+      await eventually(() => {
+        try {
+          process.kill(pid, 0)
+          return false
+        } catch {
+          return true
+        }
+      })
+      await eventually(() =>
+        server.records().some((r) => r.event === "tool.completed" && r.outcome?.code === "CANCELLED"),
+      )
+      const completed = server.records().find((r) => r.event === "tool.completed")
+      expect(completed?.upstream?.find((u) => u.method === "SSH")).toMatchObject({ node: "pve1", status: -1 })
+    } finally {
+      await server.close()
+    }
+  })
+})
