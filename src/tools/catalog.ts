@@ -6,12 +6,20 @@
 import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import type { NamedTool } from "../domain/tool.js"
+import { agentTools } from "./agent.js"
+import { backupTools, restoreTools } from "./backup.js"
 import { clusterTools } from "./cluster.js"
+import { lxcAdminTools, qemuAdminTools } from "./guest-admin.js"
+import { haTools, nodeExtraTools } from "./ha.js"
 import { lxcTools } from "./lxc.js"
+import { guestMetricsTools } from "./metrics-guest.js"
 import { nodeTools } from "./nodes.js"
 import { qemuTools } from "./qemu.js"
+import { snapshotTools } from "./snapshots.js"
 import { storageTools } from "./storage.js"
+import { storageAdminTools } from "./storage-admin.js"
 import { taskTools } from "./tasks.js"
+import { templateTools } from "./templates.js"
 import type { Tool } from "./tool.js"
 
 /** The built-in tools, typed: `Tool.Requirements<BuiltinTool>` is what running them needs. */
@@ -22,6 +30,17 @@ export const builtinTools = [
   ...lxcTools,
   ...taskTools,
   ...storageTools,
+  ...qemuAdminTools,
+  ...lxcAdminTools,
+  ...snapshotTools,
+  ...backupTools,
+  ...restoreTools,
+  ...templateTools,
+  ...storageAdminTools,
+  ...agentTools,
+  ...guestMetricsTools,
+  ...haTools,
+  ...nodeExtraTools,
 ] as const
 
 export type BuiltinTool = (typeof builtinTools)[number]
@@ -50,6 +69,8 @@ export const builtinAliases: ReadonlyArray<AliasDeclaration> = [
   { name: "stopVM", aliasFor: "pve_stop_qemu_vm" },
   { name: "startContainer", aliasFor: "pve_start_lxc_container" },
   { name: "stopContainer", aliasFor: "pve_stop_lxc_container" },
+  // NANDI declared the template conversion twice (SPEC 12: the second name is an alias).
+  { name: "pve_create_qemu_template", aliasFor: "pve_qemu_create_template" },
 ]
 
 export type CatalogEntry = NamedTool<Tool.Any>

@@ -170,10 +170,10 @@ describe("unknown paths (501)", () => {
   })
 
   it("marks PVE endpoints the simulator does not implement", async () => {
-    const res = await api(sim, { path: "/nodes/pve1/qemu/100/rrddata?timeframe=hour" })
+    const res = await api(sim, { path: "/nodes/pve1/qemu/100/pending" })
     expect(res).toMatchObject({
       status: 501,
-      reason: "Method 'GET /nodes/pve1/qemu/100/rrddata' not implemented (simulator)",
+      reason: "Method 'GET /nodes/pve1/qemu/100/pending' not implemented (simulator)",
     })
   })
 

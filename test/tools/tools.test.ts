@@ -17,6 +17,7 @@ import {
   startTestCluster,
   type TestRuntime,
 } from "../support/cluster.js"
+import { part1Names } from "./part1-tools.js"
 
 let sim: RunningSimulator
 let runtime: TestRuntime
@@ -81,8 +82,13 @@ describe("every tool calls Proxmox", () => {
     pve_get_storage_status: async () => ({ node: "pve1", storage: "local" }),
   }
 
-  it("has a case for every declared tool", () => {
-    expect(Object.keys(cases).sort()).toEqual(tools.map((t) => t.name).sort())
+  it("has a case for every declared tool (part 1's are in part1.test.ts)", () => {
+    expect(Object.keys(cases).sort()).toEqual(
+      tools
+        .map((t) => t.name)
+        .filter((name) => !part1Names.has(name))
+        .sort(),
+    )
   })
 
   for (const [name, argsOf] of Object.entries(cases)) {

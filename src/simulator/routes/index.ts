@@ -2,7 +2,10 @@
 // 501 "Method '...' not implemented (simulator)"; add a route to the area module to implement it.
 import { routeTable } from "../router.js"
 import { accessRoutes } from "./access.js"
+import { backupRoutes } from "./backup.js"
 import { clusterRoutes } from "./cluster.js"
+import { guestAdminRoutes } from "./guest-admin.js"
+import { guestExtraRoutes } from "./guest-extras.js"
 import { lxcRoutes } from "./lxc.js"
 import { nodeRoutes } from "./nodes.js"
 import { qemuRoutes } from "./qemu.js"
@@ -17,4 +20,7 @@ export const routes = routeTable([
   ...taskRoutes,
   ...storageRoutes,
   ...accessRoutes,
+  ...guestAdminRoutes,
+  ...backupRoutes,
+  ...guestExtraRoutes,
 ])
