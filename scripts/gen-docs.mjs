@@ -2,6 +2,7 @@
 import * as fs from "node:fs"
 import { renderTools } from "../dist/cli/tools.js"
 import { builtin } from "../dist/tools/catalog.js"
+import { renderDifferences } from "../dist/tools/nandi-differences.js"
 
 const entries = builtin.entries
 
@@ -13,5 +14,7 @@ ${canonical} tools and ${entries.length - canonical} aliases. \`proxmox-mcp tool
 under your policy; \`proxmox-mcp tools --all --json\` prints every field.
 
 ${renderTools(entries, "markdown")}
+
+${renderDifferences()}
 `
 fs.writeFileSync(new URL("../docs/tools.md", import.meta.url), text)

@@ -3,6 +3,7 @@ import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { renderTools } from "../../src/cli/tools.js"
 import { builtin } from "../../src/tools/catalog.js"
+import { renderDifferences } from "../../src/tools/nandi-differences.js"
 import { runCli } from "../support/cli.js"
 
 const entries = builtin.entries
@@ -58,6 +59,7 @@ describe("proxmox-mcp tools", () => {
   it("docs/tools.md is the generated catalog", async () => {
     const docs = fs.readFileSync(path.resolve(import.meta.dirname, "../../docs/tools.md"), "utf8")
     expect(docs).toContain(renderTools(entries, "markdown"))
+    expect(docs).toContain(renderDifferences())
   })
 
   it("an unknown command or option is a usage error", async () => {
