@@ -19,7 +19,9 @@ import {
   type CallToolResult,
   ElicitResultSchema,
   ErrorCode,
+  GetPromptRequestSchema,
   isJSONRPCNotification,
+  ListPromptsRequestSchema,
   ListToolsRequestSchema,
   McpError,
   type Tool as McpTool,
@@ -47,6 +49,7 @@ import { annotationsOf, descriptionOf, isDeprecated, listedInputSchema, metaOf }
 import type { Envelope } from "../tools/envelope.js"
 import { type InvokeServices, invoke } from "../tools/invoke.js"
 import type { Tool } from "../tools/tool.js"
+import { type PromptDeclaration, promptArguments, prompts } from "./prompts.js"
 
 export const SERVER_NAME = "proxmox-mcp"
 
@@ -203,7 +206,7 @@ export const make = (
         const server = new Server(
           { name: SERVER_NAME, version: options.version },
           {
-            capabilities: { tools: { listChanged: false } },
+            capabilities: { tools: { listChanged: false }, prompts: { listChanged: false } },
             ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
           },
         )
@@ -218,6 +221,50 @@ export const make = (
                   policy.hiddenBy(entry, principal) === undefined,
               )
               .map(listing),
+          }
+        })
+
+        // A prompt is offered only when every tool it names is exposed to the caller.
+        const promptExposed = (prompt: PromptDeclaration, principal: Principal) =>
+          prompt.tools.every((name) => {
+            const entry = catalog.lookup(name)
+            return entry !== undefined && policy.hiddenBy(entry, principal) === undefined
+          })
+
+        server.setRequestHandler(ListPromptsRequestSchema, (_request, extra) => {
+          const principal = connection.principalOf(extra)
+          return {
+            prompts: prompts
+              .filter((prompt) => promptExposed(prompt, principal))
+              .map((prompt) => ({
+                name: prompt.name,
+                title: prompt.title,
+                description: prompt.description,
+                arguments: prompt.arguments.map(({ name, description, required }) => ({
+                  name,
+                  description,
+                  required,
+                })),
+              })),
+          }
+        })
+
+        server.setRequestHandler(GetPromptRequestSchema, (request, extra) => {
+          const principal = connection.principalOf(extra)
+          const prompt = prompts.find((p) => p.name === request.params.name)
+          if (prompt === undefined || !promptExposed(prompt, principal))
+            throw new McpError(
+              ErrorCode.InvalidParams,
+              `Unknown prompt: ${request.params.name.slice(0, MAX_ECHOED_NAME)}`,
+            )
+          const parsed = promptArguments(prompt, request.params.arguments)
+          if ("problem" in parsed)
+            throw new McpError(ErrorCode.InvalidParams, `Invalid arguments: ${parsed.problem}`)
+          return {
+            description: prompt.description,
+            messages: [
+              { role: "user" as const, content: { type: "text" as const, text: prompt.text(parsed.values) } },
+            ],
           }
         })
 

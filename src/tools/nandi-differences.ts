@@ -67,7 +67,7 @@ export const nandiDifferences: ReadonlyArray<NandiDifference> = [
   },
   {
     tool: "pve_qemu_resize_disk",
-    why: "PVE 8+ answers a resize with a task UPID: the tool is declared as task-starting, so `wait` follows it (NANDI returned the UPID as if it were the result).",
+    why: "PVE 8+ answers a resize with a task UPID: the tool is declared as task-starting, so `wait`, progress and cancellation apply.",
   },
   {
     tool: "pve_lxc_resize_disk",
