@@ -706,3 +706,156 @@ describe("a protected guest survives every state-changing tool of part 1", () =>
     })
   }
 })
+
+describe("targets of part 1 in the policy", () => {
+  let tagged: Awaited<ReturnType<typeof connectInProcess>>
+  beforeAll(async () => {
+    tagged = await connectInProcess(sim, { env: { ...FULL, PVE_PROTECTED_TAGS: "keep" } })
+  })
+  afterAll(async () => {
+    await tagged.close()
+  })
+
+  it("vzdump with all: true is refused when any guest of the node is protected, and runs elsewhere", async () => {
+    addCt(7501, "pve3", { tags: "keep" })
+    sim.cluster.clearRequests()
+    const refused = await callWith(tagged.client, "pve_run_backup", {
+      node: "pve3",
+      all: true,
+      storage: "backup-nfs",
+    })
+    expect(refused.ok ? undefined : refused.error).toMatchObject({
+      code: "PROTECTED_GUEST",
+      details: { vmid: 7501 },
+    })
+    expect(sim.cluster.requests.filter((r) => r.method !== "GET")).toEqual([])
+    const allowed = await callWith(tagged.client, "pve_run_backup", {
+      node: "pve2",
+      all: true,
+      storage: "backup-nfs",
+      wait: true,
+    })
+    expect(allowed.ok).toBe(true)
+  })
+
+  it("a restore over a protected guest is refused (tags read from the guest that has the id)", async () => {
+    addVm(7502, "pve2", { tags: "db;keep" })
+    const envelope = await callWith(tagged.client, "pve_restore_qemu_backup", {
+      node: "pve2",
+      vmid: 7502,
+      archive: await backupOf(100),
+      force: true,
+      confirm: true,
+    })
+    expect(envelope.ok ? undefined : envelope.error.code).toBe("PROTECTED_GUEST")
+    expect(sim.cluster.getGuest(7502)?.name).toBe("vm-7502")
+  })
+
+  it("a clone is refused when its newid is a protected guest, a migration checks the target node", async () => {
+    addVm(7503, "pve1")
+    addVm(7504, "pve1", { tags: "keep" })
+    const clone = await callWith(tagged.client, "pve_qemu_clone", { vmid: 7503, newid: 7504 })
+    expect(clone.ok ? undefined : clone.error.code).toBe("PROTECTED_GUEST")
+    // An operator limited to pve1 may not move a guest off it.
+    const limited = await connectInProcess(sim, {
+      env: FULL,
+      principal: {
+        sub: "ops",
+        role: "operator",
+        transport: "http",
+        resources: ["/nodes/pve1", "/nodes/pve1/*"],
+      },
+    })
+    try {
+      const migrate = await callWith(limited.client, "pve_qemu_migrate", {
+        vmid: 7503,
+        target: "pve2",
+        confirm: true,
+      })
+      expect(migrate.ok ? undefined : migrate.error).toMatchObject({
+        code: "FORBIDDEN",
+        details: { rule: "principal resources" },
+      })
+      expect(migrate.ok ? "" : migrate.error.message).toContain("/nodes/pve2")
+      const unknownTarget = await callWith(limited.client, "pve_qemu_migrate", {
+        vmid: 7503,
+        target: "pve9",
+        confirm: true,
+      })
+      expect(unknownTarget.ok ? undefined : unknownTarget.error.code).toBe("UNKNOWN_NODE")
+      expect(sim.cluster.getGuest(7503)?.node).toBe("pve1")
+    } finally {
+      await limited.close()
+    }
+  })
+})
+
+describe("bad input to part 1 is refused before anything is sent", () => {
+  it.each([
+    ["pve_qemu_delete_snapshot", { vmid: 100, snapname: "..", confirm: true }, "snapname"],
+    ["pve_qemu_rollback_snapshot", { vmid: 100, snapname: "a/b", confirm: true }, "snapname"],
+    [
+      "pve_delete_storage_content",
+      { node: "pve1", storage: "local", volume: "local:iso/../../etc/passwd", confirm: true },
+      "volume",
+    ],
+    ["pve_get_backup_job", { id: "../x" }, "id"],
+    ["pve_qemu_resize_disk", { vmid: 100, disk: "scsi99", size: "+1G", confirm: true }, "disk"],
+    ["pve_qemu_resize_disk", { vmid: 100, disk: "scsi0", size: "-1G", confirm: true }, "size"],
+    [
+      "pve_lxc_create",
+      { node: "pve1", vmid: 7999, ostemplate: "local:vztmpl/x.tar.zst", password: "abc" },
+      "password",
+    ],
+    ["pve_run_backup", { node: "pve1", vmid: "100;rm -rf /" }, "vmid"],
+  ])("%s %j is INVALID_INPUT naming %s", async (name, args, field) => {
+    sim.cluster.clearRequests()
+    const envelope = await call(name, args)
+    expect(envelope.ok ? undefined : envelope.error).toMatchObject({
+      code: "INVALID_INPUT",
+      details: { field },
+    })
+    expect(sim.cluster.requests).toEqual([])
+  })
+
+  it("an update without any setting is TOOL_INPUT_REJECTED; vzdump needs vmid or all", async () => {
+    sim.cluster.clearRequests()
+    const update = await call("pve_qemu_update_config", { vmid: 100, confirm: true })
+    expect(update.ok ? undefined : update.error.code).toBe("TOOL_INPUT_REJECTED")
+    const backup = await call("pve_run_backup", { node: "pve1" })
+    expect(backup.ok ? undefined : backup.error).toMatchObject({
+      code: "INVALID_INPUT",
+      details: { field: "vmid" },
+    })
+    expect(sim.cluster.requests.filter((r) => r.method !== "GET")).toEqual([])
+  })
+
+  it("an agent command with unbalanced quotes is INVALID_INPUT", async () => {
+    const envelope = await call("pve_exec_qemu_guest_command", {
+      vmid: 100,
+      command: "echo 'oops",
+      confirm: true,
+    })
+    expect(envelope.ok ? undefined : envelope.error).toMatchObject({
+      code: "INVALID_INPUT",
+      details: { field: "command" },
+    })
+  })
+
+  it("Proxmox's refusals come back with their reason: snapshot name taken, running VM delete, shrinking", async () => {
+    addVm(7601, "pve1", { status: "running" })
+    await ok("pve_qemu_create_snapshot", { vmid: 7601, snapname: "dup", wait: true })
+    const dup = await call("pve_qemu_create_snapshot", { vmid: 7601, snapname: "dup" })
+    expect(dup.ok ? "" : dup.error.message).toContain("snapshot name 'dup' already used")
+    const del = await call("pve_qemu_delete", { vmid: 7601, confirm: true })
+    expect(del.ok ? "" : del.error.message).toContain("is running - destroy failed")
+    const shrink = await call("pve_qemu_resize_disk", {
+      vmid: 7601,
+      disk: "scsi0",
+      size: "1G",
+      confirm: true,
+    })
+    expect(shrink.ok ? "" : shrink.error.message).toContain("shrinking disks is not supported")
+    expect(sim.cluster.getGuest(7601)).toBeDefined()
+  })
+})
