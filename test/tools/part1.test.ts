@@ -13,7 +13,7 @@ import type { InvalidInput } from "../../src/domain/errors.js"
 import type { TargetRef } from "../../src/domain/target.js"
 import { isStateChanging } from "../../src/domain/tool.js"
 import type { RunningSimulator } from "../../src/simulator/index.js"
-import { resolvePath } from "../../src/simulator/schema.js"
+import { endpointFacts, resolvePath } from "../../src/simulator/schema.js"
 import type { RecordedRequest } from "../../src/simulator/types.js"
 import { builtin } from "../../src/tools/catalog.js"
 import type { Envelope } from "../../src/tools/envelope.js"
@@ -596,6 +596,32 @@ describe("catalog part 1 against the simulated cluster", () => {
       await testCase.check?.(envelope.data as never)
     })
   }
+})
+
+/** Inputs a tool composes into other parameters (documented in its description and docs/tools.md). */
+const COMPOSED: Readonly<Record<string, ReadonlyArray<string>>> = {
+  pve_qemu_create: ["diskSize", "bridge", "iso"],
+  pve_lxc_create: ["diskSize", "bridge", "ip", "gw"],
+  pve_restore_lxc_backup: ["archive"],
+}
+
+describe("every input of part 1 is a PVE parameter, or composed into one", () => {
+  it("each input name is a parameter of one of the tool's endpoints (generated schema table)", () => {
+    for (const tool of part1Tools) {
+      const declared = new Set(
+        tool.endpoints
+          .flatMap((e) => Object.keys(endpointFacts(e.method, e.path)?.parameters ?? {}))
+          .map((n) => n.replace("[n]", "")),
+      )
+      for (const name of Object.keys(tool.input)) {
+        if (COMPOSED[tool.name]?.includes(name)) continue
+        // limit/offset page a whole list here when PVE has no such parameter.
+        if ((name === "limit" || name === "offset") && !declared.has(name)) continue
+        // Numbered families (ipconfig0, net0) are declared as ipconfig[n], net[n].
+        expect(declared.has(name) || declared.has(name.replace(/\d+$/, "")), `${tool.name}: ${name}`).toBe(true)
+      }
+    }
+  })
 })
 
 const OFFICIAL_SCHEMA = path.resolve(
