@@ -9,7 +9,7 @@ export const haTools = [
     name: "pve_list_ha_resources",
     title: "List HA resources",
     description:
-      "Guests managed by HA (sid like vm:101, requested state, group or rules); live state: pve_get_cluster_ha_status.",
+      "Guests managed by HA: sid (like vm:101), requested state, group; their live state is in the guest status (ha).",
     category: "cluster",
     tier: "read-only",
     endpoint: Endpoint.get("/cluster/ha/resources"),
