@@ -417,6 +417,10 @@ const cases: Record<string, Case> = {
       expect(dump).toContain("  - ssh-rsa BBBB c@d")
       expect(dump).toContain("user: admin")
       expect(JSON.stringify(session.records())).not.toContain("hunter2-secret")
+      // PVE shows the password masked; the server's redactor hides the value either way.
+      const config = (await ok("pve_get_qemu_config", { vmid: 7401 })) as Row
+      expect(config.ciuser).toBe("admin")
+      expect(JSON.stringify(config)).not.toContain("hunter2-secret")
     },
   },
   // --- storage ---

@@ -51,7 +51,9 @@ const configExtras = (params: Params, skip: ReadonlySet<string>) => {
   const extra: Record<string, string | number> = {}
   for (const [key, value] of Object.entries(params)) {
     if (MODELLED.has(key) || skip.has(key)) continue
-    if (typeof value === "boolean") extra[key] = value ? 1 : 0
+    // qemu-server keeps a hash of the cloud-init password and shows it masked.
+    if (key === "cipassword") extra[key] = "**********"
+    else if (typeof value === "boolean") extra[key] = value ? 1 : 0
     else if (typeof value === "string" || typeof value === "number") extra[key] = value
   }
   return extra
