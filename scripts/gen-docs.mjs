@@ -1,5 +1,6 @@
-// Writes docs/tools.md from the built catalog (run `npm run docs`; a test checks it is current).
+// Writes docs/tools.md and docs/PERMISSIONS.md from the built catalog (run `npm run docs`; a test checks it is current).
 import * as fs from "node:fs"
+import { renderPermissions } from "../dist/cli/permissions.js"
 import { renderTools } from "../dist/cli/tools.js"
 import { builtin } from "../dist/tools/catalog.js"
 import { renderDifferences } from "../dist/tools/nandi-differences.js"
@@ -18,3 +19,4 @@ ${renderTools(entries, "markdown")}
 ${renderDifferences()}
 `
 fs.writeFileSync(new URL("../docs/tools.md", import.meta.url), text)
+fs.writeFileSync(new URL("../docs/PERMISSIONS.md", import.meta.url), renderPermissions(entries))
