@@ -150,7 +150,10 @@ export const agentTools = [
     description:
       "The state of a command started with pve_exec_qemu_guest_command: exited, exitcode, out-data, err-data.",
     category: "qemu",
-    tier: "read-only",
+    // Reading a command's output needs what running it needs (VM.GuestAgent.Unrestricted).
+    tier: "full",
+    destructive: false,
+    idempotent: true,
     endpoint: execStatus,
     input: {
       ...guestInput,

@@ -75,6 +75,8 @@ export const nodeExtraTools = [
     description:
       "Package updates available on one node (from its last apt update): package, current and new version, priority.",
     category: "nodes",
+    // PVE checks Sys.Modify on the node even for this read: not for a read-only token by default.
+    module: "advanced",
     tier: "read-only",
     endpoint: Endpoint.get("/nodes/{node}/apt/update"),
     input: { node: nodeField, ...pagingFields },

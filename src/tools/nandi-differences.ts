@@ -74,6 +74,10 @@ export const nandiDifferences: ReadonlyArray<NandiDifference> = [
     why: "New (NANDI had no container resize): `PUT /nodes/{node}/lxc/{vmid}/resize`, a task.",
   },
   {
+    tool: "pve_get_storage_config",
+    why: "NANDI read `GET /storage/{storage}`, which PVE allows only with Datastore.Allocate; this reads the same entry from `GET /storage`, which a read-only (Datastore.Audit) token may list, and answers PROXMOX_NOT_FOUND for an unknown id.",
+  },
+  {
     tool: "pve_qemu_clone",
     why: "Also checked on `newid` (the id it creates; an existing guest there is judged as itself) and on the target node.",
   },

@@ -1,6 +1,7 @@
 /** Storage definitions (create, read, update, delete) and storage content (list, delete, download). */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import { ProxmoxError } from "../domain/errors.js"
 import { StorageId } from "../domain/ids.js"
 import { TargetRef } from "../domain/target.js"
 import { NodeRegistry } from "../proxmox/registry.js"
@@ -28,20 +29,39 @@ const nodesListField = Schema.optional(
 const absolutePath = (description: string) =>
   text(/^\/(?!.*(^|\/)\.\.?(\/|$))[a-zA-Z0-9_./-]*$/, "absolute path", description, 255)
 
+const storageList = Endpoint.get("/storage")
 const createStorage = Endpoint.post("/storage")
 const updateStorage = Endpoint.put("/storage/{storage}")
 const deleteVolume = Endpoint.del("/nodes/{node}/storage/{storage}/content/{volume}")
 const downloadUrl = Endpoint.post("/nodes/{node}/storage/{storage}/download-url")
 
 export const storageAdminTools = [
-  Tool.request({
+  Tool.make({
     name: "pve_get_storage_config",
     title: "Get storage definition",
     description: "One storage's definition (type, content types, path or server, nodes, shared, retention).",
     category: "storage",
     tier: "read-only",
-    endpoint: Endpoint.get("/storage/{storage}"),
     input: { storage: StorageId },
+    endpoints: [storageList],
+    targets: (input) => [TargetRef.Storage({ storage: input.storage })],
+    // GET /storage/{storage} needs Datastore.Allocate; the list shows the same entry to a token
+    // with Datastore.Audit, so a read-only token can read it.
+    run: (input) =>
+      Effect.flatMap(storageList.call({}), (data) => {
+        const found = asArray(data).find((entry) => entry.storage === input.storage)
+        return found === undefined
+          ? Effect.fail(
+              new ProxmoxError({
+                code: "PROXMOX_NOT_FOUND",
+                message: `storage '${input.storage}' does not exist`,
+                method: storageList.method,
+                path: storageList.path,
+                endpoint: "cluster",
+              }),
+            )
+          : Effect.succeed({ data: found })
+      }),
   }),
   Tool.request({
     name: "pve_list_storage_content",

@@ -602,11 +602,13 @@ describe("catalog part 1 against the simulated cluster", () => {
   }
 })
 
-/** Inputs a tool composes into other parameters (documented in its description and docs/tools.md). */
+/** Inputs a tool composes into other parameters or applies itself (documented in docs/tools.md). */
 const COMPOSED: Readonly<Record<string, ReadonlyArray<string>>> = {
   pve_qemu_create: ["diskSize", "bridge", "iso"],
   pve_lxc_create: ["diskSize", "bridge", "ip", "gw"],
   pve_restore_lxc_backup: ["archive"],
+  // Picks the entry out of GET /storage (see its note in docs/tools.md).
+  pve_get_storage_config: ["storage"],
 }
 
 describe("every input of part 1 is a PVE parameter, or composed into one", () => {
