@@ -3,6 +3,7 @@ import * as fs from "node:fs"
 import { renderPermissions } from "../dist/cli/permissions.js"
 import { renderTools } from "../dist/cli/tools.js"
 import { builtin } from "../dist/tools/catalog.js"
+import { renderDifferences } from "../dist/tools/nandi-differences.js"
 
 const entries = builtin.entries
 
@@ -15,6 +16,8 @@ under your policy; \`proxmox-mcp tools --all --json\` prints every field. Where 
 differs from NANDI's (endpoint, inputs, extra tools), the README's "Tools" section says why.
 
 ${renderTools(entries, "markdown")}
+
+${renderDifferences()}
 `
 fs.writeFileSync(new URL("../docs/tools.md", import.meta.url), text)
 fs.writeFileSync(new URL("../docs/PERMISSIONS.md", import.meta.url), renderPermissions(entries))

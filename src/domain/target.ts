@@ -19,9 +19,15 @@ export type TargetRef = Data.TaggedEnum<{
   Guest: { readonly vmid: number; readonly type?: GuestType | undefined; readonly node?: string | undefined }
   /**
    * A guest id the call will create (a clone's `newid`, a restore's vmid): it need not exist.
-   * Without `node` it is placed on the node of the call's first resolved target.
+   * Without `node` it is placed on the node of the call's first resolved target. When a guest
+   * with that id exists (a restore over it), the target is that guest, with its name and tags.
    */
   NewGuest: { readonly vmid: number; readonly type: GuestType; readonly node?: string | undefined }
+  /**
+   * Every guest (of one node, or of the cluster): a call that names "all" acts on each of them,
+   * so each is checked like a named guest (vzdump's `all`).
+   */
+  AllGuests: { readonly node?: string | undefined }
   /** A storage, cluster-wide (`/storage/{id}`) or on one node. */
   Storage: { readonly storage: string; readonly node?: string | undefined }
   Pool: { readonly pool: string }

@@ -49,7 +49,7 @@ import { annotationsOf, descriptionOf, isDeprecated, listedInputSchema, metaOf }
 import type { Envelope } from "../tools/envelope.js"
 import { type InvokeServices, invoke } from "../tools/invoke.js"
 import type { Tool } from "../tools/tool.js"
-import { builtinPrompts } from "./prompts.js"
+import { type PromptDeclaration, promptArguments, prompts } from "./prompts.js"
 
 export const SERVER_NAME = "proxmox-mcp"
 
@@ -224,34 +224,52 @@ export const make = (
           }
         })
 
-        // A prompt is offered only while every tool it needs is exposed to the caller.
-        const promptsFor = (principal: Principal) => {
-          const exposed = (name: string) => {
-            const entry = catalog.lookup(name)
-            return entry !== undefined && policy.hiddenBy(entry, principal) === undefined
-          }
-          return { exposed, prompts: builtinPrompts.filter((prompt) => prompt.requires.every(exposed)) }
+        // A prompt is offered only when every tool it names is exposed to the caller.
+        const toolExposed = (principal: Principal) => (name: string) => {
+          const entry = catalog.lookup(name)
+          return entry !== undefined && policy.hiddenBy(entry, principal) === undefined
         }
+        const promptExposed = (prompt: PromptDeclaration, principal: Principal) =>
+          prompt.tools.every(toolExposed(principal))
 
-        server.setRequestHandler(ListPromptsRequestSchema, (_request, extra) => ({
-          prompts: promptsFor(connection.principalOf(extra)).prompts.map((prompt) => ({
-            name: prompt.name,
-            title: prompt.title,
-            description: prompt.description,
-          })),
-        }))
+        server.setRequestHandler(ListPromptsRequestSchema, (_request, extra) => {
+          const principal = connection.principalOf(extra)
+          return {
+            prompts: prompts
+              .filter((prompt) => promptExposed(prompt, principal))
+              .map((prompt) => ({
+                name: prompt.name,
+                title: prompt.title,
+                description: prompt.description,
+                arguments: prompt.arguments.map(({ name, description, required }) => ({
+                  name,
+                  description,
+                  required,
+                })),
+              })),
+          }
+        })
 
         server.setRequestHandler(GetPromptRequestSchema, (request, extra) => {
-          const { exposed, prompts } = promptsFor(connection.principalOf(extra))
-          const prompt = prompts.find((candidate) => candidate.name === request.params.name)
-          if (prompt === undefined)
+          const principal = connection.principalOf(extra)
+          const prompt = prompts.find((p) => p.name === request.params.name)
+          if (prompt === undefined || !promptExposed(prompt, principal))
             throw new McpError(
               ErrorCode.InvalidParams,
-              `unknown prompt ${request.params.name.slice(0, MAX_ECHOED_NAME)}`,
+              `Unknown prompt: ${request.params.name.slice(0, MAX_ECHOED_NAME)}`,
             )
+          const parsed = promptArguments(prompt, request.params.arguments)
+          const exposed = toolExposed(principal)
+          if ("problem" in parsed)
+            throw new McpError(ErrorCode.InvalidParams, `Invalid arguments: ${parsed.problem}`)
           return {
             description: prompt.description,
-            messages: [{ role: "user", content: { type: "text", text: prompt.text(exposed) } }],
+            messages: [
+              {
+                role: "user" as const,
+                content: { type: "text" as const, text: prompt.text(parsed.values, exposed) },
+              },
+            ],
           }
         })
 

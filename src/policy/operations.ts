@@ -8,7 +8,7 @@ export const SUTIAN_OPERATIONS: Readonly<Record<string, ReadonlyArray<string>>> 
   "vm.list": ["pve_list_qemu_vms", "listVMs"],
   "vm.status": ["pve_get_qemu_status"],
   "vm.config": ["pve_get_qemu_config"],
-  "vm.snapshot": [],
+  "vm.snapshot": ["pve_list_qemu_snapshots"],
   "vm.start": ["pve_start_qemu_vm"],
   "vm.stop": ["pve_stop_qemu_vm"],
   "vm.shutdown": ["pve_shutdown_qemu_vm"],

@@ -194,13 +194,29 @@ export const make = (settings: PolicySettings) =>
           })
         case "NewGuest": {
           const node = ref.node ?? placeFor
-          return Effect.succeed({
+          const created: Target = {
             kind: "NewGuest",
             type: ref.type,
             vmid: ref.vmid,
             ...(node === undefined ? {} : { node }),
-          })
+          }
+          // An existing guest of that id (a restore over it) is judged as itself: its tags count.
+          return registry.locateGuest(ref.vmid, undefined, { fresh }).pipe(
+            Effect.map(
+              (guest): Target => ({
+                ...created,
+                ...(guest.name === undefined ? {} : { name: guest.name }),
+                tags: guest.tags,
+              }),
+            ),
+            Effect.catchTag("GuestNotFound", () => Effect.succeed(created)),
+          )
         }
+        case "AllGuests":
+          // Expanded by resolveTargets; alone it stands for the node or the cluster.
+          return ref.node === undefined
+            ? Effect.succeed({ kind: "Cluster" })
+            : Effect.map(registry.requireNode(ref.node), (node) => ({ kind: "Node", node }))
         case "Storage":
           return Effect.succeed({
             kind: "Storage",
@@ -236,7 +252,24 @@ export const make = (settings: PolicySettings) =>
     const resolveTargets = (tool: ToolInfo, refs: ReadonlyArray<TargetRef>) =>
       Effect.gen(function* () {
         const targets: Array<Target> = []
-        for (const ref of refs) targets.push(yield* resolveOne(tool, ref, targets[0]?.node))
+        for (const ref of refs) {
+          if (ref._tag !== "AllGuests") {
+            targets.push(yield* resolveOne(tool, ref, targets[0]?.node))
+            continue
+          }
+          // "all": the node (or cluster) first, then every guest it holds, each checked.
+          targets.push(yield* resolveOne(tool, ref, undefined))
+          for (const guest of yield* registry.guests(ref.node)) {
+            targets.push({
+              kind: "Guest",
+              node: guest.node,
+              type: guest.type,
+              vmid: guest.vmid,
+              ...(guest.name === undefined ? {} : { name: guest.name }),
+              tags: guest.tags,
+            })
+          }
+        }
         return targets
       })
 

@@ -85,6 +85,7 @@ export const ENDPOINT_PRIVILEGES: Readonly<Record<string, ReadonlyArray<Privileg
   "GET /cluster/log": [check("/", "Sys.Syslog")],
   "GET /cluster/replication": [VM_AUDIT],
   "GET /cluster/ha/status/current": [ROOT_AUDIT],
+  "GET /cluster/ha/resources": [ROOT_AUDIT],
   "GET /cluster/backup-info": [],
   "GET /cluster/backup-info/not-backed-up": [ROOT_AUDIT],
   "GET /cluster/ha/groups": [ROOT_AUDIT],
@@ -155,6 +156,8 @@ export const ENDPOINT_PRIVILEGES: Readonly<Record<string, ReadonlyArray<Privileg
   "GET /nodes/{node}/syslog": [check("/nodes/{node}", "Sys.Syslog")],
   "GET /nodes/{node}/services": [NODE_AUDIT],
   "GET /nodes/{node}/subscription": [],
+  // Lists only the jobs of guests the token has VM.Audit on.
+  "GET /nodes/{node}/replication": [VM_AUDIT],
   // Listing pending updates is a Sys.Modify check in PVE (it reads the apt state as root).
   "GET /nodes/{node}/apt/update": [NODE_MODIFY],
 

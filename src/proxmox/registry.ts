@@ -39,6 +39,8 @@ export interface NodeRegistryService {
     type?: GuestType,
     options?: { readonly fresh?: boolean },
   ) => Effect.Effect<GuestLocation, GuestNotFound | ApiError>
+  /** Every guest of the cluster (or of one node), read fresh: for calls that act on all of them. */
+  readonly guests: (node?: string) => Effect.Effect<ReadonlyArray<GuestLocation>, ApiError>
   /**
    * Runs `use` on the guest's node: the given `node` (checked to exist), else the node that
    * `/cluster/resources` names. When that location came from the cache and Proxmox says the
@@ -171,7 +173,12 @@ export const make = (options: RegistryOptions = {}) =>
       )
     }
 
-    return NodeRegistry.of({ nodes: cachedNodes, requireNode, locateGuest, onGuestNode })
+    const guests = (node?: string) =>
+      Effect.map(Effect.zipRight(invalidateGuests, cachedGuests), (all) =>
+        node === undefined ? all : all.filter((guest) => guest.node === node),
+      )
+
+    return NodeRegistry.of({ nodes: cachedNodes, requireNode, locateGuest, onGuestNode, guests })
   })
 
 export const layer = (options: RegistryOptions = {}) => Layer.effect(NodeRegistry, make(options))

@@ -44,15 +44,17 @@ export interface GuestModel {
   readonly type: GuestType
   node: string
   status: GuestStatus
-  readonly name: string
+  name: string
   tags?: string
-  readonly template: boolean
+  template: boolean
   lock?: string
-  readonly cores: number
-  readonly memoryMiB: number
-  readonly diskGiB: number
+  cores: number
+  memoryMiB: number
+  diskGiB: number
   /** When the guest was last started (ms since epoch), for uptime and counters. */
   startedAt: number
+  /** Config keys set through the API beyond the modelled ones (PUT config, create, restore). */
+  extraConfig?: Record<string, string | number>
 }
 
 interface ActiveFault {
@@ -92,12 +94,13 @@ export class ClusterState implements SimulatedCluster {
     secret: randomUUID(),
     privileges: [...AUDIT_PRIVILEGES, "Sys.Syslog"],
   }
-  readonly storages: ReadonlyArray<StorageSpec> = STORAGES
   /** Users, groups, roles, ACLs and API tokens (the two tokens above included). */
   readonly access = new AccessModel()
   readonly firewall = new FirewallState()
   readonly pools = new PoolState()
   private readonly networks = new Map<string, NodeNetwork>()
+  /** Storage definitions (storage.cfg); POST/PUT/DELETE /storage change the list. */
+  storages: ReadonlyArray<StorageSpec> = STORAGES
   /** The listeners' certificate fingerprint, shown as every node's ssl_fingerprint. */
   readonly sslFingerprint: string
 
@@ -227,6 +230,11 @@ export class ClusterState implements SimulatedCluster {
     }
     this.guests.set(guest.vmid, guest)
     return toInfo(guest)
+  }
+
+  /** Removes a guest (destroy, or the source of a migration that is re-added elsewhere). */
+  removeGuest(vmid: number) {
+    this.guests.delete(vmid)
   }
 
   setGuestLock(vmid: number, lock: string | null) {
@@ -467,6 +475,7 @@ export class ClusterState implements SimulatedCluster {
       ...(guest.lock === undefined ? {} : { lock: guest.lock }),
       ...(guest.template ? { template: 1 } : {}),
     }
+    const extra = guest.extraConfig ?? {}
     if (guest.type === "lxc") {
       return {
         ...common,
@@ -480,6 +489,7 @@ export class ClusterState implements SimulatedCluster {
         rootfs: `local-lvm:${diskPrefix}-${guest.vmid}-disk-0,size=${guest.diskGiB}G`,
         swap: 512,
         unprivileged: 1,
+        ...extra,
       }
     }
     const uuid = createHash("md5").update(`smbios-${guest.vmid}`).digest("hex")
@@ -505,6 +515,7 @@ export class ClusterState implements SimulatedCluster {
       smbios1: `uuid=${asUuid(uuid)}`,
       sockets: 1,
       vmgenid: asUuid(createHash("md5").update(`vmgenid-${guest.vmid}`).digest("hex")),
+      ...extra,
     }
   }
 

@@ -49,7 +49,8 @@ export const nodeHardware = (index: number): NodeHardware => HARDWARE[index % HA
 
 export interface StorageSpec {
   readonly storage: string
-  readonly type: "dir" | "lvmthin" | "nfs"
+  /** The storage plugin type (dir, lvmthin, nfs, ...). */
+  readonly type: string
   readonly content: string
   readonly shared: boolean
   readonly totalBytes: number

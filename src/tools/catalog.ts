@@ -7,9 +7,13 @@ import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import type { NamedTool } from "../domain/tool.js"
 import { accessTools } from "./access.js"
+import { agentTools } from "./agent.js"
+import { backupTools, restoreTools } from "./backup.js"
 import { clusterTools } from "./cluster.js"
 import { clusterAdminTools } from "./cluster-admin.js"
 import { firewallTools } from "./firewall.js"
+import { lxcAdminTools, qemuAdminTools } from "./guest-admin.js"
+import { haTools, nodeExtraTools } from "./ha.js"
 import { lxcTools } from "./lxc.js"
 import { metricsTools } from "./metrics.js"
 import { networkTools } from "./network.js"
@@ -17,8 +21,11 @@ import { nodeTools } from "./nodes.js"
 import { poolTools } from "./pools.js"
 import { qemuTools } from "./qemu.js"
 import { remoteAliases, remoteTools } from "./remote.js"
+import { snapshotTools } from "./snapshots.js"
 import { storageTools } from "./storage.js"
+import { storageAdminTools } from "./storage-admin.js"
 import { taskTools } from "./tasks.js"
+import { templateTools } from "./templates.js"
 import type { Tool } from "./tool.js"
 
 /** The built-in tools, typed: `Tool.Requirements<BuiltinTool>` is what running them needs. */
@@ -29,6 +36,16 @@ export const builtinTools = [
   ...lxcTools,
   ...taskTools,
   ...storageTools,
+  ...qemuAdminTools,
+  ...lxcAdminTools,
+  ...snapshotTools,
+  ...backupTools,
+  ...restoreTools,
+  ...templateTools,
+  ...storageAdminTools,
+  ...agentTools,
+  ...haTools,
+  ...nodeExtraTools,
   ...metricsTools,
   ...networkTools,
   ...firewallTools,
@@ -66,6 +83,8 @@ export const builtinAliases: ReadonlyArray<AliasDeclaration> = [
   { name: "stopContainer", aliasFor: "pve_stop_lxc_container" },
   { name: "pve_get_cluster_metrics_overview", aliasFor: "pve_list_cluster_resources" },
   ...remoteAliases,
+  // NANDI declared the template conversion twice (SPEC 12: the second name is an alias).
+  { name: "pve_create_qemu_template", aliasFor: "pve_qemu_create_template" },
 ]
 
 export type CatalogEntry = NamedTool<Tool.Any>

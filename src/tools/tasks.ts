@@ -42,6 +42,33 @@ export const taskTools = [
           description: "archive (default), active or all",
         }),
       ),
+      since: Schema.optional(
+        IntegerInput({
+          minimum: 0,
+          maximum: 4_102_444_800,
+          description: "Only tasks started since (epoch seconds)",
+        }),
+      ),
+      until: Schema.optional(
+        IntegerInput({
+          minimum: 0,
+          maximum: 4_102_444_800,
+          description: "Only tasks started until (epoch seconds)",
+        }),
+      ),
+      userfilter: Schema.optional(
+        Schema.String.pipe(
+          Schema.maxLength(128),
+          Schema.pattern(/^[^\s:/]+$/, { message: () => "a user id or part of one" }),
+        ).annotations({ description: "Only tasks of users matching this (e.g. root@pam)" }),
+      ),
+      statusfilter: Schema.optional(
+        Schema.String.pipe(
+          Schema.pattern(/^(ok|warning|error|unknown)(,(ok|warning|error|unknown))*$/, {
+            message: () => "a list of ok, warning, error, unknown",
+          }),
+        ).annotations({ description: "Only these end states, e.g. error,warning" }),
+      ),
     },
     params: ({ node: _node, ...params }) => ({ ...params, limit: params.limit ?? 50 }),
   }),

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest"
 import { renderPermissions } from "../../src/cli/permissions.js"
 import { renderTools } from "../../src/cli/tools.js"
 import { builtin } from "../../src/tools/catalog.js"
+import { renderDifferences } from "../../src/tools/nandi-differences.js"
 import { runCli } from "../support/cli.js"
 
 const entries = builtin.entries
@@ -71,6 +72,7 @@ describe("proxmox-mcp tools", () => {
   it("docs/tools.md is the generated catalog", async () => {
     const docs = fs.readFileSync(path.resolve(import.meta.dirname, "../../docs/tools.md"), "utf8")
     expect(docs).toContain(renderTools(entries, "markdown"))
+    expect(docs).toContain(renderDifferences())
   })
 
   it("docs/PERMISSIONS.md is the generated privilege table", () => {

@@ -2,9 +2,12 @@
 // 501 "Method '...' not implemented (simulator)"; add a route to the area module to implement it.
 import { routeTable } from "../router.js"
 import { accessRoutes } from "./access.js"
+import { backupRoutes } from "./backup.js"
 import { clusterRoutes } from "./cluster.js"
 import { clusterAdminRoutes } from "./cluster-admin.js"
 import { firewallRoutes } from "./firewall.js"
+import { guestAdminRoutes } from "./guest-admin.js"
+import { guestExtraRoutes } from "./guest-extras.js"
 import { lxcRoutes } from "./lxc.js"
 import { monitoringRoutes } from "./monitoring.js"
 import { networkRoutes } from "./network.js"
@@ -27,4 +30,7 @@ export const routes = routeTable([
   ...firewallRoutes,
   ...poolRoutes,
   ...clusterAdminRoutes,
+  ...guestAdminRoutes,
+  ...backupRoutes,
+  ...guestExtraRoutes,
 ])
