@@ -46,6 +46,8 @@ export interface RunningSimulator {
   readonly caPem: string
   readonly nodes: ReadonlyArray<string>
   readonly cluster: SimulatedCluster
+  /** TLS connections accepted so far by all listeners (a client's handshakes, for keep-alive checks). */
+  connections(): number
   close(): Promise<void>
 }
 
