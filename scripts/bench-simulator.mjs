@@ -7,6 +7,16 @@ import { parentPort, workerData } from "node:worker_threads"
 import { startSimulator } from "../dist/simulator/index.js"
 
 const sim = await startSimulator({ taskDurationMs: 0, ...(workerData?.options ?? {}) })
+// Guests enough that 16 concurrent status reads of different guests never ask for the same one.
+for (let index = 0; index < (workerData?.extraGuests ?? 0); index++) {
+  sim.cluster.addGuest({
+    vmid: 7000 + index,
+    type: "qemu",
+    node: sim.nodes[index % sim.nodes.length],
+    name: `bench-${7000 + index}`,
+    status: index % 2 === 0 ? "stopped" : "running",
+  })
+}
 
 const ops = {
   info: () => ({

@@ -7,7 +7,8 @@
  * before a mutation that means nothing is sent. Interruption (a cancelled call) is audited and
  * then propagates; a call the client cancelled stops the Proxmox task it started.
  *
- * `execute` gives the typed result (the embedding API); `invoke` the result envelope.
+ * `execute` gives the typed result (the embedding API); `invoke` the result envelope. Both make
+ * spans only when a tracer other than Effect's built-in one is installed (`withSpansWhenTraced`).
  */
 import { randomUUID } from "node:crypto"
 import * as Cause from "effect/Cause"
@@ -32,6 +33,7 @@ import type { Principal } from "../domain/principal.js"
 import { Redactor } from "../domain/redact.js"
 import type { Target } from "../domain/target.js"
 import { isStateChanging, type NamedTool } from "../domain/tool.js"
+import { withSpansWhenTraced } from "../domain/tracing.js"
 import { Policy, type PolicyRefusal } from "../policy/policy.js"
 import type { ApiError } from "../proxmox/api.js"
 import { Tasks } from "../proxmox/tasks.js"
@@ -287,7 +289,11 @@ export const execute = <Fields extends Schema.Struct.Fields, A, E extends Public
   entry: NamedTool<Tool<string, Fields, A, E, R>>,
   args: unknown,
 ): Effect.Effect<ToolOutput<A>, E | PipelineError, R | InvokeServices | Schema.Struct.Context<Fields>> =>
-  runCall(entry, args, (ended) => (ended.cancelledByClient ? Effect.interrupt : ended.exit))
+  withSpansWhenTraced(
+    runCall(entry, args, (ended) => (ended.cancelledByClient ? Effect.interrupt : ended.exit)).pipe(
+      Effect.withSpan("tool.execute", { attributes: { tool: entry.name } }),
+    ),
+  )
 
 export interface InvokeOptions {
   /** A result whose JSON is larger is cut (lists) and marked `meta.truncated`. */
@@ -327,4 +333,4 @@ export const invoke = <Fields extends Schema.Struct.Fields, A, E extends PublicE
         redact,
       )
     }),
-  ).pipe(Effect.withSpan("tool.invoke", { attributes: { tool: entry.name } }))
+  ).pipe(Effect.withSpan("tool.invoke", { attributes: { tool: entry.name } }), withSpansWhenTraced)

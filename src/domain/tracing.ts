@@ -1,0 +1,15 @@
+/**
+ * Spans only when something reads them. Effect's built-in tracer keeps spans in memory and
+ * exports nothing, yet every span costs allocations and fiber-ref updates on each call. A call
+ * therefore runs with tracing off unless another tracer is installed: an OpenTelemetry layer
+ * (configured by `OTEL_*`) or an embedder's own (`Layer.setTracer`, `Effect.withTracer`).
+ */
+import * as Effect from "effect/Effect"
+import type * as Tracer from "effect/Tracer"
+
+/** The tracer every runtime has unless one is installed. */
+const builtinTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
+
+/** Runs `effect` with tracing off when only the built-in tracer would see its spans. */
+export const withSpansWhenTraced = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.tracerWith((tracer) => (tracer === builtinTracer ? Effect.withTracerEnabled(effect, false) : effect))
