@@ -10,6 +10,16 @@ import type * as Tracer from "effect/Tracer"
 /** The tracer every runtime has unless one is installed. */
 const builtinTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
-/** Runs `effect` with tracing off when only the built-in tracer would see its spans. */
-export const withSpansWhenTraced = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.tracerWith((tracer) => (tracer === builtinTracer ? Effect.withTracerEnabled(effect, false) : effect))
+/**
+ * `effect` in a span named `name` when a tracer other than the built-in one is installed;
+ * otherwise with tracing off, so that nothing inside makes spans either. The span is not even
+ * built then: `Effect.withSpan` captures a stack trace each time it is applied.
+ */
+export const spanWhenTraced =
+  (name: string, attributes?: Record<string, unknown>) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.tracerWith((tracer) =>
+      tracer === builtinTracer
+        ? Effect.withTracerEnabled(effect, false)
+        : Effect.withSpan(effect, name, attributes === undefined ? {} : { attributes }),
+    )

@@ -19,12 +19,11 @@ import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
@@ -34,6 +33,7 @@ import { UpstreamLog } from "../audit/upstream.js"
 import { type ProxmoxConfig, type ProxmoxEndpoint, proxmoxConfig } from "../config/proxmox.js"
 import { type InvalidInput, OutcomeUnknown, ProxmoxError, type ProxmoxErrorCode } from "../domain/errors.js"
 import type { HttpMethod } from "../domain/tool.js"
+import { spanWhenTraced } from "../domain/tracing.js"
 import { buildPath, type PathParams } from "./path.js"
 
 export type { HttpMethod } from "../domain/tool.js"
@@ -464,24 +464,31 @@ export const make = (config: ProxmoxConfig) =>
      * answer older than the write. A shared read that was interrupted (its call cancelled) is
      * not an answer: the ones waiting for it send their own.
      */
-    const inFlight = new Map<string, Deferred.Deferred<ApiEnvelope, ApiError>>()
+    const inFlight = new Map<string, Array<(exit: Exit.Exit<ApiEnvelope, ApiError>) => void>>()
     const coalesce = (
       key: string,
       send: Effect.Effect<ApiEnvelope, ApiError>,
     ): Effect.Effect<ApiEnvelope, ApiError> =>
       Effect.withFiberRuntime((fiber) => {
-        const running = fiber.getFiberRef(FreshReads) ? undefined : inFlight.get(key)
-        if (running !== undefined) {
-          return Effect.catchAllCause(Deferred.await(running), (cause) =>
+        const waiters = fiber.getFiberRef(FreshReads) ? undefined : inFlight.get(key)
+        if (waiters !== undefined) {
+          const answer = Effect.async<ApiEnvelope, ApiError>((resume) => {
+            waiters.push(resume)
+            return Effect.sync(() => {
+              const index = waiters.indexOf(resume)
+              if (index >= 0) waiters.splice(index, 1)
+            })
+          })
+          return Effect.catchAllCause(answer, (cause) =>
             Cause.isInterruptedOnly(cause) ? coalesce(key, send) : Effect.failCause(cause),
           )
         }
-        const shared = Deferred.unsafeMake<ApiEnvelope, ApiError>(FiberId.none)
-        inFlight.set(key, shared)
+        const mine: Array<(exit: Exit.Exit<ApiEnvelope, ApiError>) => void> = []
+        inFlight.set(key, mine)
         return Effect.onExit(send, (exit) =>
           Effect.sync(() => {
-            if (inFlight.get(key) === shared) inFlight.delete(key)
-            Deferred.unsafeDone(shared, exit)
+            if (inFlight.get(key) === mine) inFlight.delete(key)
+            for (const resume of mine) resume(exit)
           }),
         )
       })
@@ -517,9 +524,7 @@ export const make = (config: ProxmoxConfig) =>
         return yield* Effect.uninterruptibleMask((restore) =>
           Effect.flatMap(Effect.forkDaemon(restore(mutation)), Fiber.join),
         )
-      }).pipe(
-        Effect.withSpan("ProxmoxApi.request", { attributes: { method: request.method, path: request.path } }),
-      )
+      }).pipe(spanWhenTraced("ProxmoxApi.request", { method: request.method, path: request.path }))
 
     return ProxmoxApi.of({
       request: (request) => Effect.map(requestEnvelope(request), (envelope) => envelope.data),

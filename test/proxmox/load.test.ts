@@ -5,6 +5,8 @@
  */
 import { Clock, Effect, Either, Fiber } from "effect"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import type { UpstreamCall } from "../../src/audit/port.js"
+import { UpstreamLog } from "../../src/audit/upstream.js"
 import { type ApiRequest, fresh, ProxmoxApi } from "../../src/proxmox/api.js"
 import type { RunningSimulator } from "../../src/simulator/index.js"
 import {
@@ -142,13 +144,17 @@ describe("a hung node", () => {
     const rt = runtimeFor(configFor(sim, { requestTimeoutMs: 300, readDeadlineMs: 1_000 }))
     sim.cluster.setFault("pve2", { kind: "slow", delayMs: 60_000 })
     try {
+      const tries: Array<UpstreamCall> = []
       const { error, elapsed } = await runUnderTestClock(
         rt,
         Effect.gen(function* () {
           const started = yield* Clock.currentTimeMillis
+          const log = yield* UpstreamLog
           const error = yield* Effect.flip(
-            Effect.flatMap(ProxmoxApi, (api) =>
-              api.request({ method: "GET", path: "/nodes/{node}/status", pathParams: { node: "pve2" } }),
+            log.collect(tries)(
+              Effect.flatMap(ProxmoxApi, (api) =>
+                api.request({ method: "GET", path: "/nodes/{node}/status", pathParams: { node: "pve2" } }),
+              ),
             ),
           )
           return { error, elapsed: (yield* Clock.currentTimeMillis) - started }
@@ -157,10 +163,11 @@ describe("a hung node", () => {
       )
       expect(error).toMatchObject({ code: "TIMEOUT" })
       expect(elapsed).toBeLessThanOrEqual(1_000)
-      const sent = requestsTo("/nodes/pve2/status")
-      // Retried, but never through another endpoint: pve1 and pve3 would proxy to pve2 too.
-      expect(sent.length).toBeGreaterThanOrEqual(2)
-      expect(sent.every((r) => r.endpointNode === "pve2")).toBe(true)
+      // Retried (each try as the audit lists it), but never through another endpoint: pve1 and
+      // pve3 would proxy to pve2 too.
+      expect(tries.length).toBeGreaterThanOrEqual(2)
+      expect(tries.every((t) => t.node === "pve2" && t.status === 0)).toBe(true)
+      expect(requestsTo("/nodes/pve2/status").every((r) => r.endpointNode === "pve2")).toBe(true)
     } finally {
       await rt.dispose()
     }
