@@ -9,7 +9,10 @@ import { staticallyExposed } from "../policy/policy.js"
 import { builtin } from "../tools/catalog.js"
 import { checkFlags, configurationError, flagValue, load, policySettings, say, UsageError } from "./args.js"
 import { runAuditCommand } from "./audit.js"
+import { BOOTSTRAP_USAGE, bootstrap } from "./bootstrap.js"
+import { DOCTOR_USAGE, doctor } from "./doctor.js"
 import { demo, run, simulatorResource } from "./serve.js"
+import { SETUP_USAGE, setup } from "./setup.js"
 import { renderTools, type ToolsFormat } from "./tools.js"
 import { VERSION } from "./version.js"
 
@@ -25,8 +28,14 @@ Commands:
   simulator [--port N]        Run only the simulated cluster; prints {url, host, port, tokenId, tokenSecret, fingerprint, nodes}
   tools [--all] [--json|--markdown]
                               Print the tool catalog as exposed under the current policy (--all: every tool)
-  audit verify [--partial] FILE...
+  doctor [--json]             Check the configuration against the cluster (TLS, token, privileges, quorum, audit) and say what to fix
+  setup [options]             Ask for (or take) host, token and tier; pin the certificate; write the config file and client configs
+  bootstrap [--tier T] [--apply]
+                              Print (or apply) the pveum commands for a user, role and token with exactly the tier's privileges
+  audit verify [--partial] [--key|--key-file F] [--witness SEQ:HASH] FILE...
                               Check the audit log's hash chain (files oldest first); exit 1 names the first bad record
+  audit export-head [--key|--key-file F] FILE...
+                              Verify, then print the newest record's seq and hash for an external witness
   help, --help                This text
   --version                   Print the version
 
@@ -78,8 +87,46 @@ const tools = (args: ReadonlyArray<string>, env: Environment) => {
   return 0
 }
 
+/** `proxmox-mcp COMMAND --help`: each command's own usage. */
+const COMMAND_USAGE: Readonly<Record<string, string>> = {
+  run: `Usage: proxmox-mcp run [--transport stdio]
+
+Serves MCP over stdio for the cluster configured by the environment (or PROXMOX_MCP_CONFIG).
+Configuration: README.md, Configuration. Check it first with: proxmox-mcp doctor`,
+  demo: `Usage: proxmox-mcp demo [--transport stdio]
+
+Serves MCP against a built-in SIMULATED three-node cluster; needs no configuration. Tier full
+unless PVE_ACCESS_TIER says otherwise; audit log in a temporary directory unless AUDIT_LOG_PATH.`,
+  simulator: `Usage: proxmox-mcp simulator [--port N] [--host H]
+
+Runs only the simulated cluster until Ctrl-C; prints one JSON line
+{url, host, port, tokenId, tokenSecret, fingerprint, nodes} to point a client at it.`,
+  tools: `Usage: proxmox-mcp tools [--all] [--json|--markdown]
+
+Prints the tool catalog as exposed under the current policy (PVE_ACCESS_TIER, PVE_CATEGORIES, ...).
+  --all        every tool, whatever the policy
+  --json       one JSON array with every field
+  --markdown   a Markdown table`,
+  doctor: DOCTOR_USAGE,
+  bootstrap: BOOTSTRAP_USAGE,
+  setup: SETUP_USAGE,
+}
+
 const dispatch = (command: string, args: ReadonlyArray<string>, env: Environment): Effect.Effect<number> => {
+  const usage = COMMAND_USAGE[command]
+  if (usage !== undefined && (args.includes("--help") || args.includes("-h"))) {
+    return Effect.sync(() => {
+      process.stdout.write(`${usage}\n`)
+      return 0
+    })
+  }
   switch (command) {
+    case "doctor":
+      return doctor(args, env)
+    case "bootstrap":
+      return bootstrap(args, env)
+    case "setup":
+      return setup(args, env)
     case "run":
       return run(args, env)
     case "demo":
@@ -89,7 +136,7 @@ const dispatch = (command: string, args: ReadonlyArray<string>, env: Environment
     case "tools":
       return Effect.sync(() => tools(args, env))
     case "audit":
-      return Effect.promise(() => runAuditCommand(args))
+      return Effect.promise(() => runAuditCommand(args, env))
     case "help":
     case "--help":
     case "-h":
