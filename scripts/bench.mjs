@@ -37,8 +37,8 @@ const N = quick
       concurrent: 1000,
       coldStarts: 5,
       loaded: 5000,
-      audit: 1500,
-      auditRounds: 3,
+      audit: 400,
+      auditRounds: 8,
       warmup: 200,
     }
 const CONCURRENCY = 16
