@@ -264,6 +264,7 @@ const handleRequest = async (
     query,
     body: "params" in body ? body.params : {},
     endpointNode: options.node,
+    headerNames: Object.keys(req.headers),
   })
   const pathNode = segments[0] === "nodes" ? segments[1] : undefined
   const touched =
