@@ -206,17 +206,25 @@ describe("the confirmation text", () => {
   it("a call cancelled while the human is being asked is audited as not confirmed, not allowed", async () => {
     const runtime = runtimeWith({ confirmMode: "auto" })
     sim.cluster.addGuest({ vmid: 6151, type: "qemu", node: "pve3", name: "asking", status: "running" })
+    let asked = false
     const { program } = callTool(
       runtime,
       "pve_stop_qemu_vm",
       { vmid: 6151 },
       {
         // The human never answers; the client cancels the call meanwhile.
-        elicit: () => Effect.never,
+        elicit: () =>
+          Effect.suspend(() => {
+            asked = true
+            return Effect.never
+          }),
       },
     )
     const fiber = runtime.runFork(program)
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    // Cancelled once the question is out (a fixed wait was too short on a busy machine).
+    for (let tries = 0; tries < 1_000 && !asked; tries++)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(asked).toBe(true)
     await runtime.runPromise(Fiber.interrupt(fiber))
     const records = auditRecords(runtime).filter((r) => r.target?.vmid === 6151)
     expect(records).toHaveLength(1)
