@@ -21,6 +21,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type ProxmoxConfig, proxmoxConfig } from "../config/proxmox.js"
+import { markUnsent } from "./unsent.js"
 
 export class PinMismatchError extends Error {
   readonly code = "ERR_TLS_CERT_PIN_MISMATCH"
@@ -62,7 +63,10 @@ class ProxmoxAgent extends https.Agent {
     })
     // Held until the pin matched; the HTTP client's own cork/uncork pairs nest inside this one.
     socket.cork()
+    // A failure before the handshake completed sent nothing: the API layer may send elsewhere.
+    socket.once("error", markUnsent)
     socket.once("secureConnect", () => {
+      socket.off("error", markUnsent)
       const actual = socket.getPeerCertificate()?.fingerprint256
       if (actual !== pin) {
         socket.destroy(new PinMismatchError(key, pin, actual))

@@ -35,6 +35,7 @@ import { type InvalidInput, OutcomeUnknown, ProxmoxError, type ProxmoxErrorCode 
 import type { HttpMethod } from "../domain/tool.js"
 import { spanWhenTraced } from "../domain/tracing.js"
 import { buildPath, type PathParams } from "./path.js"
+import { wasUnsent } from "./unsent.js"
 
 export type { HttpMethod } from "../domain/tool.js"
 
@@ -159,6 +160,14 @@ export const classifyStatus = (status: number, reason: string): { code: ProxmoxE
 
 /** A transport failure, classified from the Node error code. `notSent` when no byte reached Proxmox. */
 const classifyTransport = (cause: unknown): { code: ProxmoxErrorCode; message: string; notSent: boolean } => {
+  const classified = classifyTransportCode(cause)
+  // The connection failed before anything was written (e.g. dropped during the handshake).
+  return classified.notSent || !wasUnsent(cause) ? classified : { ...classified, notSent: true }
+}
+
+const classifyTransportCode = (
+  cause: unknown,
+): { code: ProxmoxErrorCode; message: string; notSent: boolean } => {
   const error = cause as { code?: string; message?: string; cause?: unknown } | undefined
   const nodeCode = error?.code ?? (error?.cause as { code?: string } | undefined)?.code ?? ""
   const message = error?.message ?? String(cause)

@@ -139,6 +139,38 @@ describe("coalescing", () => {
   })
 })
 
+describe("a node whose endpoint drops connections", () => {
+  it("nothing was sent: a read and a mutation fail over, the mutation is not OUTCOME_UNKNOWN", async () => {
+    // A fresh runtime: no kept-alive connection to pve1, each request needs a new handshake.
+    const rt = runtimeFor(configFor(sim))
+    sim.cluster.setFault("pve1", { kind: "down" })
+    try {
+      const read = await send(rt, {
+        method: "GET",
+        path: "/nodes/{node}/status",
+        pathParams: { node: "pve1" },
+      })
+      // pve1's endpoint dropped the connection during the handshake; another endpoint answered
+      // for pve1 (595: it cannot reach pve1 either).
+      expect(Either.isLeft(read) && read.left).toMatchObject({ code: "HOST_UNREACHABLE", status: 595 })
+      const mutation = await send(rt, {
+        method: "POST",
+        path: "/nodes/{node}/qemu/{vmid}/status/start",
+        pathParams: { node: "pve1", vmid: 101 },
+      })
+      expect(Either.isLeft(mutation) && mutation.left).toMatchObject({
+        _tag: "ProxmoxError",
+        code: "HOST_UNREACHABLE",
+        status: 595,
+      })
+      const answeredElsewhere = sim.cluster.requests.filter((r) => r.endpointNode !== "pve1")
+      expect(answeredElsewhere.map((r) => r.path)).toContain("/nodes/pve1/qemu/101/status/start")
+    } finally {
+      await rt.dispose()
+    }
+  })
+})
+
 describe("a hung node", () => {
   it("a read for it ends within its deadline, on its own endpoint only (TestClock)", async () => {
     const rt = runtimeFor(configFor(sim, { requestTimeoutMs: 300, readDeadlineMs: 1_000 }))
