@@ -7,7 +7,7 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # npm ci installs the committed lock exactly and runs the "prepare" script, which compiles src/
-# to dist/.
+# to dist/ and bundles the binary (dist/bin).
 RUN npm ci --no-audit --no-fund
 
 FROM node:20-bookworm-slim AS runtime

@@ -29,20 +29,23 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import type * as ConfigError from "effect/ConfigError"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { redactSecrets } from "../domain/redact.js"
+import { spanWhenTraced } from "../domain/tracing.js"
 import type { ChainPosition } from "./chain.js"
 import { auditConfig, DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES, hmacKeyObject } from "./config.js"
 import { errorCode, ioError, replaceFileDurably, syncDirectory, writeAll } from "./io.js"
 import { releaseLock, tryLock } from "./lock.js"
 import { headPathOf, lockPathOf, rotatedPathOf, siblingPathOf } from "./paths.js"
-import { Audit, type AuditEntry, type AuditService, AuditWriteError } from "./port.js"
+import { Audit, type AuditService, AuditWriteError } from "./port.js"
 import { type PreparedRecord, prepare, type Redact, seal } from "./record.js"
 import { recover } from "./recovery.js"
 
@@ -92,6 +95,8 @@ type Command =
     }
   | { readonly _tag: "Flush"; readonly done: Deferred.Deferred<void, AuditWriteError> }
   | { readonly _tag: "Close"; readonly done: Deferred.Deferred<void> }
+  /** The periodic fsync is due (posted by the sync timer; nobody waits for it). */
+  | { readonly _tag: "Tick" }
 
 type RecordCommand = Extract<Command, { readonly _tag: "Record" }>
 
@@ -216,6 +221,9 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
       }
     })
 
+    /** Clock time of the last fsync (or of the start): the periodic fsync is due `syncInterval` after it. */
+    let lastSyncAt = yield* Clock.currentTimeMillis
+
     /** The position fsynced last but not yet published in the head file. */
     let headPending: ChainPosition | undefined
 
@@ -246,6 +254,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
         }).pipe(Effect.catchAll(fail))
         file.unsynced = false
         headPending = file.position
+        lastSyncAt = yield* Clock.currentTimeMillis
       })
 
     const syncAndPublish = (file: OpenFile) => Effect.zipRight(sync(file), publishHead)
@@ -377,7 +386,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
       for (const command of yield* Queue.takeAll(mailbox)) {
         if (command._tag === "Close") yield* Deferred.done(command.done, Exit.void)
         else if (command._tag === "Flush") yield* Deferred.fail(command.done, closedError())
-        else yield* Deferred.fail(command.done, closedError())
+        else if (command._tag === "Record") yield* Deferred.fail(command.done, closedError())
       }
     })
 
@@ -415,69 +424,88 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
           )
         }
         const close = commands.find((command) => command._tag === "Close")
-        if (close === undefined) return false
+        if (close === undefined) {
+          armSyncTimer()
+          return false
+        }
         yield* shutdown
         yield* Deferred.done(close.done, Exit.void)
         return true
       })
 
-    /** Waits for commands; with unsynced data (or head) it waits at most `syncInterval`, then fsyncs. */
-    const nextBatch = Effect.gen(function* () {
-      const first =
-        (state._tag === "Open" && state.file.unsynced) || headPending !== undefined
-          ? yield* Queue.take(mailbox).pipe(Effect.timeoutOption(syncInterval))
-          : Option.some(yield* Queue.take(mailbox))
-      if (Option.isNone(first)) return []
-      return [first.value, ...(yield* Queue.takeAll(mailbox))]
-    })
-
-    const periodicSync = Effect.suspend(() =>
-      state._tag === "Open" ? syncAndPublish(state.file) : publishHead,
-    ).pipe(Effect.catchAll((error) => Effect.logError(`audit log: periodic fsync failed: ${error.message}`)))
+    /** Waits for commands; whatever piled up meanwhile comes with the first. */
+    const nextBatch = Effect.flatMap(Queue.take(mailbox), (first) =>
+      Effect.map(Queue.takeAll(mailbox), (rest) => [first, ...rest]),
+    )
 
     const writer = Effect.gen(function* () {
       while (true) {
         const batch = yield* nextBatch
-        const stop = yield* Effect.uninterruptible(
-          batch.length === 0 ? Effect.as(periodicSync, false) : execute(batch),
-        )
+        const stop = yield* Effect.uninterruptible(execute(batch))
         if (stop) return
       }
     })
 
-    const post = <A, E>(make: (done: Deferred.Deferred<A, E>) => Command, whenClosed: Effect.Effect<A, E>) =>
-      Effect.flatMap(Deferred.make<A, E>(), (done) =>
-        Effect.suspend(() => {
-          if (closed) return whenClosed
-          mailbox.unsafeOffer(make(done))
-          return Deferred.await(done)
-        }),
-      )
+    const needsSync = () => (state._tag === "Open" && state.file.unsynced) || headPending !== undefined
 
-    const write = Effect.fn("Audit.write")(function* (
-      entry: AuditEntry,
-      writeOptions?: { readonly durable?: boolean },
-    ) {
-      const now = yield* Clock.currentTimeMillis
-      const prepared = yield* Effect.try({
-        try: () => prepare(entry, redact, new Date(now)),
-        catch: (cause) => new AuditWriteError({ message: "audit record could not be built", cause }),
+    /**
+     * The periodic fsync: when a batch leaves data (or the head) unsynced, the sync timer is
+     * armed; `syncInterval` after the last fsync it posts a `Tick`, which joins the writer's next
+     * batch and fsyncs. One timer, armed at most once per interval: a timeout on the writer's wait
+     * would start again with each batch and, under steady load, never fire.
+     */
+    const timerArmed = yield* Queue.sliding<void>(1)
+    const armSyncTimer = () => {
+      if (needsSync()) timerArmed.unsafeOffer(undefined)
+    }
+    const syncTimer = Effect.forever(
+      Effect.gen(function* () {
+        yield* Queue.take(timerArmed)
+        const due = lastSyncAt + syncInterval - (yield* Clock.currentTimeMillis)
+        if (due > 0) yield* Effect.sleep(Duration.millis(due))
+        if (!closed && needsSync()) mailbox.unsafeOffer({ _tag: "Tick" })
+      }),
+    )
+
+    /** Posts a command and waits for it; `whenClosed` (built only then) once the sink is closed. */
+    const post = <A, E>(
+      make: (done: Deferred.Deferred<A, E>) => Command,
+      whenClosed: () => Effect.Effect<A, E>,
+    ) =>
+      Effect.suspend(() => {
+        if (closed) return whenClosed()
+        const done = Deferred.unsafeMake<A, E>(FiberId.none)
+        mailbox.unsafeOffer(make(done))
+        return Deferred.await(done)
       })
-      const durable = writeOptions?.durable === true
-      return yield* post<string, AuditWriteError>(
-        (done) => ({ _tag: "Record", prepared, durable, done }),
-        Effect.fail(closedError()),
-      )
-    })
+
+    const failClosed = () => Effect.fail(closedError())
+
+    const write: AuditService["write"] = (entry, writeOptions) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        let prepared: PreparedRecord
+        try {
+          prepared = prepare(entry, redact, new Date(now))
+        } catch (cause) {
+          return Effect.fail(new AuditWriteError({ message: "audit record could not be built", cause }))
+        }
+        const durable = writeOptions?.durable === true
+        return post<string, AuditWriteError>(
+          (done) => ({ _tag: "Record", prepared, durable, done }),
+          failClosed,
+        )
+      }).pipe(spanWhenTraced("Audit.write"))
 
     const flush: AuditService["flush"] = post<void, AuditWriteError>(
       (done) => ({ _tag: "Flush", done }),
-      Effect.fail(closedError()),
-    ).pipe(Effect.withSpan("Audit.flush"))
+      failClosed,
+    ).pipe(spanWhenTraced("Audit.flush"))
 
     // First open now, so a lock conflict and recovery are reported at start; a failure is
     // reported and retried by the first write.
     yield* ensureOpen.pipe(Effect.ignore)
+
+    yield* Effect.forkScoped(syncTimer)
 
     // Should the writer ever stop on a defect, nobody is left waiting and the file is closed.
     yield* writer.pipe(
@@ -487,7 +515,12 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
     )
 
     // Runs before the writer fiber is interrupted: everything posted is written and fsynced.
-    yield* Effect.addFinalizer(() => post<void, never>((done) => ({ _tag: "Close", done }), Effect.void))
+    yield* Effect.addFinalizer(() =>
+      post<void, never>(
+        (done) => ({ _tag: "Close", done }),
+        () => Effect.void,
+      ),
+    )
 
     return { write, flush } satisfies AuditService
   })

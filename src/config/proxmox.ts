@@ -35,6 +35,11 @@ export interface ProxmoxConfig {
   readonly endpoints: ReadonlyArray<ProxmoxEndpoint>
   readonly tls: TlsSettings
   readonly requestTimeoutMs: number
+  /**
+   * The longest a read may take in all, its retries and failovers included (default 40 s,
+   * `PROXMOX_READ_DEADLINE_MS`): each try gets what is left of it, at most `requestTimeoutMs`.
+   */
+  readonly readDeadlineMs?: number
 }
 
 export const TOKEN_ID_PATTERN = /^[^\s@!:=]+@[^\s@!:=]+![A-Za-z][A-Za-z0-9._-]*$/
@@ -309,6 +314,7 @@ export const proxmoxConfig: Config.Config<ProxmoxConfig> = Config.all({
   tls: tlsConfig,
   pins: fingerprintsConfig,
   requestTimeoutMs: boundedInt("PROXMOX_REQUEST_TIMEOUT_MS", 35_000, 100, 600_000),
+  readDeadlineMs: boundedInt("PROXMOX_READ_DEADLINE_MS", 40_000, 100, 600_000),
 }).pipe(
   Config.mapOrFail(
     ({
@@ -317,6 +323,7 @@ export const proxmoxConfig: Config.Config<ProxmoxConfig> = Config.all({
       nodes,
       pins,
       port,
+      readDeadlineMs,
       requestTimeoutMs,
       tls,
       token,
@@ -386,7 +393,7 @@ export const proxmoxConfig: Config.Config<ProxmoxConfig> = Config.all({
           ...(fingerprint === undefined ? {} : { fingerprint }),
         })
       }
-      return Either.right({ endpoints, tls, requestTimeoutMs })
+      return Either.right({ endpoints, tls, requestTimeoutMs, readDeadlineMs })
     },
   ),
 )

@@ -3,10 +3,14 @@
  * pinning that works with self-signed certificates.
  *
  * Node does not call `checkServerIdentity` when the chain fails verification, so a pinned
- * connection completes the handshake without chain verification, compares the peer certificate's
- * fingerprint with the pin, and hands the socket to the HTTP client only on a match. On a
- * mismatch the socket is destroyed before a single request byte is written. TLS sessions are not
- * cached, so a resumed session can never skip the comparison.
+ * connection completes the handshake without chain verification and compares the peer
+ * certificate's fingerprint with the pin. The socket is handed to the HTTP client at once, so
+ * that Node's agent counts it against `maxSockets` while it is still connecting (a socket given
+ * later, through the callback, is not counted: 16 concurrent requests would open 16 sockets),
+ * but corked: what the client writes stays in the socket's buffer, and reaches TLS only after
+ * the fingerprint matched. On a mismatch the socket is destroyed with the error before a single
+ * request byte is written. TLS sessions are not cached, so a resumed session can never skip the
+ * comparison.
  */
 
 import type * as http from "node:http"
@@ -17,6 +21,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type ProxmoxConfig, proxmoxConfig } from "../config/proxmox.js"
+import { markUnsent } from "./unsent.js"
 
 export class PinMismatchError extends Error {
   readonly code = "ERR_TLS_CERT_PIN_MISMATCH"
@@ -42,7 +47,6 @@ class ProxmoxAgent extends https.Agent {
     super(options)
   }
 
-  // Node's Agent accepts an asynchronous createConnection: return nothing and call back later.
   override createConnection(
     options: http.RequestOptions,
     callback?: ConnectCallback,
@@ -52,25 +56,25 @@ class ProxmoxAgent extends https.Agent {
     if (pin === undefined) {
       return super.createConnection(options, callback)
     }
-    const done: ConnectCallback = callback ?? (() => {})
     const socket = tls.connect({
       ...(options as tls.ConnectionOptions),
       rejectUnauthorized: false,
       session: undefined,
     })
-    const onError = (error: Error) => done(error, socket)
-    socket.once("error", onError)
+    // Held until the pin matched; the HTTP client's own cork/uncork pairs nest inside this one.
+    socket.cork()
+    // A failure before the handshake completed sent nothing: the API layer may send elsewhere.
+    socket.once("error", markUnsent)
     socket.once("secureConnect", () => {
-      socket.off("error", onError)
+      socket.off("error", markUnsent)
       const actual = socket.getPeerCertificate()?.fingerprint256
       if (actual !== pin) {
-        socket.destroy()
-        done(new PinMismatchError(key, pin, actual), socket)
+        socket.destroy(new PinMismatchError(key, pin, actual))
         return
       }
-      done(null, socket)
+      socket.uncork()
     })
-    return undefined
+    return socket
   }
 }
 

@@ -3,28 +3,39 @@
  *
  * - `Authorization: PVEAPIToken=...`, form-encoded bodies with `1`/`0` booleans, `{data}` decoding;
  * - every status of WIRE.md 2.3 mapped to a typed error keeping PVE's reason and `errors` map;
- * - a per-call timeout; reads retry transient failures with jittered exponential backoff; a
- *   mutation is retried only when it provably never reached Proxmox (WIRE.md 2.6);
- * - several endpoints: the target node's own endpoint first, failover when a connection fails;
+ * - a per-call timeout; reads retry transient failures with jittered exponential backoff, all
+ *   of it within one deadline (`readDeadlineMs`); a mutation is retried only when it provably
+ *   never reached Proxmox (WIRE.md 2.6);
+ * - several endpoints: the target node's own endpoint first, failover when the endpoint itself
+ *   failed (not the node a request is for: every endpoint would proxy to that same node);
+ * - identical concurrent reads share one request (see `coalesce`);
+ * - no trace headers are sent to Proxmox;
  * - interruption aborts the HTTP request (the platform client passes an AbortSignal).
  */
 import { IncomingMessage } from "node:http"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { UpstreamLog } from "../audit/upstream.js"
 import { type ProxmoxConfig, type ProxmoxEndpoint, proxmoxConfig } from "../config/proxmox.js"
 import { type InvalidInput, OutcomeUnknown, ProxmoxError, type ProxmoxErrorCode } from "../domain/errors.js"
 import type { HttpMethod } from "../domain/tool.js"
+import { spanWhenTraced } from "../domain/tracing.js"
 import { buildPath, type PathParams } from "./path.js"
+import { wasUnsent } from "./unsent.js"
 
 export type { HttpMethod } from "../domain/tool.js"
 
@@ -78,10 +89,18 @@ export const isTransient = (error: ApiError): boolean => {
 /** PVE gave up waiting for a config or cluster lock: nothing was done, so trying again is safe. */
 const isLockTimeout = (error: ProxmoxError): boolean => /got timeout|lock request timeout/.test(error.message)
 
-/** Jittered exponential backoff for transient read failures: 4 attempts in all. */
-export const readRetrySchedule = Schedule.exponential("200 millis", 2).pipe(
+/** The first back-off before a try is repeated; it doubles with each further try. */
+const READ_BACKOFF_MS = 200
+/** Tries after the first. */
+const READ_RETRIES = 3
+
+/**
+ * Jittered exponential backoff for transient failures: 4 attempts in all. Mutations use it as
+ * is; reads follow the same steps within their deadline (`read` in `make`).
+ */
+export const readRetrySchedule = Schedule.exponential(Duration.millis(READ_BACKOFF_MS), 2).pipe(
   Schedule.jittered,
-  Schedule.intersect(Schedule.recurs(3)),
+  Schedule.intersect(Schedule.recurs(READ_RETRIES)),
 )
 
 const PRIVSEP_HINT =
@@ -141,6 +160,14 @@ export const classifyStatus = (status: number, reason: string): { code: ProxmoxE
 
 /** A transport failure, classified from the Node error code. `notSent` when no byte reached Proxmox. */
 const classifyTransport = (cause: unknown): { code: ProxmoxErrorCode; message: string; notSent: boolean } => {
+  const classified = classifyTransportCode(cause)
+  // The connection failed before anything was written (e.g. dropped during the handshake).
+  return classified.notSent || !wasUnsent(cause) ? classified : { ...classified, notSent: true }
+}
+
+const classifyTransportCode = (
+  cause: unknown,
+): { code: ProxmoxErrorCode; message: string; notSent: boolean } => {
   const error = cause as { code?: string; message?: string; cause?: unknown } | undefined
   const nodeCode = error?.code ?? (error?.cause as { code?: string } | undefined)?.code ?? ""
   const message = error?.message ?? String(cause)
@@ -184,15 +211,38 @@ const TRANSPORT_CODES: ReadonlySet<ProxmoxErrorCode> = new Set([
 ])
 
 /**
- * Another endpoint is tried when this one could not be reached: for a mutation only when the
- * request provably never left (connect failed); a read may be repeated on any transport failure.
- * A failure that Proxmox itself answered (an HTTP status) is never a reason to fail over.
+ * Another endpoint is tried when this one failed, not the node the request is for:
+ * - the request provably never left (connection refused, DNS, TLS handshake): any request;
+ * - a read not bound to a node that got no answer (timeout, lost connection).
+ * A read for a node that got no answer is not repeated elsewhere: every endpoint would proxy it
+ * to that same node, so a hung node would cost one timeout per endpoint. A failure that Proxmox
+ * answered (an HTTP status, 595/596 included) is never a reason to fail over.
  */
-const shouldFailOver = (request: ApiRequest, error: ApiError): boolean => {
+const shouldFailOver = (request: ApiRequest, error: ApiError, node: string | undefined): boolean => {
   if (error._tag !== "ProxmoxError") return false
   if (error.notSent === true) return true
-  return request.method === "GET" && error.status === undefined && TRANSPORT_CODES.has(error.code)
+  return (
+    request.method === "GET" &&
+    node === undefined &&
+    error.status === undefined &&
+    TRANSPORT_CODES.has(error.code)
+  )
 }
+
+/**
+ * Set (with `fresh`) around reads that must not share an answer with a read already in flight:
+ * the state after a task ended, which a read sent before the end would not show.
+ */
+export const FreshReads = FiberRef.unsafeMake(false)
+
+/** Runs `effect` with reads that send their own request (never sharing one in flight). */
+export const fresh = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.locally(effect, FreshReads, true)
+
+/** The default of `ProxmoxConfig.readDeadlineMs`. */
+export const DEFAULT_READ_DEADLINE_MS = 40_000
+
+/** A try is not started with less time than this left of the read's deadline. */
+const MIN_TRY_MS = 50
 
 const encodeParams = (params: Readonly<Record<string, ParamValue>> | undefined): Array<[string, string]> => {
   const entries: Array<[string, string]> = []
@@ -224,8 +274,10 @@ const statusMessageOf = (response: HttpClientResponse.HttpClientResponse): strin
 
 export const make = (config: ProxmoxConfig) =>
   Effect.gen(function* () {
-    const client = yield* HttpClient.HttpClient
+    // No traceparent/b3 headers: Proxmox does not read them, and they would tell it our span ids.
+    const client = HttpClient.withTracerPropagation(yield* HttpClient.HttpClient, false)
     const upstream = yield* UpstreamLog
+    const readDeadlineMs = config.readDeadlineMs ?? DEFAULT_READ_DEADLINE_MS
     // The endpoint that answered last is tried first for requests not bound to a node.
     let preferred = 0
 
@@ -236,7 +288,7 @@ export const make = (config: ProxmoxConfig) =>
       return [first, ...indexes.filter((i) => i !== first)]
     }
 
-    const sendOnce = (endpoint: ProxmoxEndpoint, request: ApiRequest, path: string) => {
+    const sendOnce = (endpoint: ProxmoxEndpoint, request: ApiRequest, path: string, timeoutMs: number) => {
       // What Proxmox answered, if anything: every attempt is recorded for the audit, also one
       // that timed out, lost its connection or was interrupted (status 0).
       let answer: { readonly status: number; readonly upid?: string } | undefined
@@ -328,18 +380,18 @@ export const make = (config: ProxmoxConfig) =>
         })
       }).pipe(
         Effect.timeoutFail({
-          duration: Duration.millis(request.timeoutMs ?? config.requestTimeoutMs),
+          duration: Duration.millis(timeoutMs),
           onTimeout: () =>
             request.method === "GET"
               ? new ProxmoxError({
                   code: "TIMEOUT",
-                  message: `no answer within ${request.timeoutMs ?? config.requestTimeoutMs} ms`,
+                  message: `no answer within ${timeoutMs} ms`,
                   method: request.method,
                   path,
                   endpoint: endpoint.name,
                 })
               : new OutcomeUnknown({
-                  message: `no answer within ${request.timeoutMs ?? config.requestTimeoutMs} ms`,
+                  message: `no answer within ${timeoutMs} ms`,
                   method: request.method,
                   path,
                   endpoint: endpoint.name,
@@ -357,32 +409,114 @@ export const make = (config: ProxmoxConfig) =>
       )
     }
 
-    /** Tries endpoints in order while the failure says the request never reached Proxmox. */
-    const sendWithFailover = (request: ApiRequest, path: string, node: string | undefined) =>
+    /**
+     * Tries endpoints in order while the failure is the endpoint's own (`shouldFailOver`). A read
+     * has a deadline (epoch ms): each try gets what is left of it, at most the request timeout.
+     */
+    const sendWithFailover = (
+      request: ApiRequest,
+      path: string,
+      node: string | undefined,
+      deadline: number | undefined,
+    ) =>
       Effect.gen(function* () {
         const order = orderFor(node)
+        const timeout = request.timeoutMs ?? config.requestTimeoutMs
         let lastError: ApiError | undefined
         for (const index of order) {
           const endpoint = config.endpoints[index]!
-          const result = yield* Effect.either(sendOnce(endpoint, request, path))
+          const left = deadline === undefined ? timeout : deadline - (yield* Clock.currentTimeMillis)
+          if (lastError !== undefined && left < MIN_TRY_MS) break
+          const result = yield* Effect.either(
+            sendOnce(endpoint, request, path, Math.max(1, Math.min(timeout, left))),
+          )
           if (Either.isRight(result)) {
             if (node === undefined) preferred = index
             return result.right
           }
           lastError = result.left
-          if (!shouldFailOver(request, lastError)) break
+          if (!shouldFailOver(request, lastError, node)) break
         }
         return yield* Effect.fail(lastError!)
+      })
+
+    /**
+     * A read: retried like `readRetrySchedule` (4 tries, jittered exponential back-off) while the
+     * failure is transient and its deadline leaves time for the back-off and another try.
+     */
+    const read = (request: ApiRequest, path: string, node: string | undefined) =>
+      Effect.flatMap(Clock.currentTimeMillis, (started) => {
+        const deadline = started + readDeadlineMs
+        const attempt = (retry: number): Effect.Effect<ApiEnvelope, ApiError> =>
+          Effect.catchIf(sendWithFailover(request, path, node, deadline), isTransient, (error) =>
+            retry >= READ_RETRIES
+              ? Effect.fail(error)
+              : Effect.flatMap(
+                  Effect.all([Clock.currentTimeMillis, Random.nextRange(0.8, 1.2)]),
+                  ([now, jitter]) => {
+                    const delay = READ_BACKOFF_MS * 2 ** retry * jitter
+                    return now + delay + MIN_TRY_MS > deadline
+                      ? Effect.fail(error)
+                      : Effect.zipRight(Effect.sleep(Duration.millis(delay)), attempt(retry + 1))
+                  },
+                ),
+          )
+        return attempt(0)
+      })
+
+    /**
+     * Identical concurrent reads share one request: a read that arrives while the same one
+     * (same method, path, parameters and timeout; every call uses the same token for a node) is
+     * in flight waits for its answer instead of sending its own. Only in-flight requests are
+     * shared, nothing is cached: a read that starts after the answer sends a new request, and a
+     * mutation ends the sharing of every read in flight, so a read after a write never gets an
+     * answer older than the write. A shared read that was interrupted (its call cancelled) is
+     * not an answer: the ones waiting for it send their own.
+     */
+    const inFlight = new Map<string, Array<(exit: Exit.Exit<ApiEnvelope, ApiError>) => void>>()
+    const coalesce = (
+      key: string,
+      send: Effect.Effect<ApiEnvelope, ApiError>,
+    ): Effect.Effect<ApiEnvelope, ApiError> =>
+      Effect.withFiberRuntime((fiber) => {
+        const waiters = fiber.getFiberRef(FreshReads) ? undefined : inFlight.get(key)
+        if (waiters !== undefined) {
+          const answer = Effect.async<ApiEnvelope, ApiError>((resume) => {
+            waiters.push(resume)
+            return Effect.sync(() => {
+              const index = waiters.indexOf(resume)
+              if (index >= 0) waiters.splice(index, 1)
+            })
+          })
+          return Effect.catchAllCause(answer, (cause) =>
+            Cause.isInterruptedOnly(cause) ? coalesce(key, send) : Effect.failCause(cause),
+          )
+        }
+        const mine: Array<(exit: Exit.Exit<ApiEnvelope, ApiError>) => void> = []
+        inFlight.set(key, mine)
+        return Effect.onExit(send, (exit) =>
+          Effect.sync(() => {
+            if (inFlight.get(key) === mine) inFlight.delete(key)
+            for (const resume of mine) resume(exit)
+          }),
+        )
       })
 
     const requestEnvelope = (request: ApiRequest): Effect.Effect<ApiEnvelope, ApiError> =>
       Effect.gen(function* () {
         const path = yield* buildPath(request.path, request.pathParams)
         const node = request.pathParams?.node === undefined ? undefined : String(request.pathParams.node)
-        const once = sendWithFailover(request, path, node)
         if (request.method === "GET") {
-          return yield* once.pipe(Effect.retry({ schedule: readRetrySchedule, while: isTransient }))
+          const key = `${request.timeoutMs ?? ""} ${path}?${new URLSearchParams(encodeParams(request.params))}`
+          return yield* coalesce(key, read(request, path, node))
         }
+        // A write ends the sharing of reads in flight, when it is sent and when it is answered:
+        // a read that starts after the write never shares an answer from before it.
+        inFlight.clear()
+        const once = Effect.ensuring(
+          sendWithFailover(request, path, node, undefined),
+          Effect.sync(() => inFlight.clear()),
+        )
         // A mutation is repeated only when nothing reached Proxmox or PVE refused it before acting
         // (lock timeout); a 596 or a lost connection surfaces as OUTCOME_UNKNOWN instead.
         const mutation = once.pipe(
@@ -399,9 +533,7 @@ export const make = (config: ProxmoxConfig) =>
         return yield* Effect.uninterruptibleMask((restore) =>
           Effect.flatMap(Effect.forkDaemon(restore(mutation)), Fiber.join),
         )
-      }).pipe(
-        Effect.withSpan("ProxmoxApi.request", { attributes: { method: request.method, path: request.path } }),
-      )
+      }).pipe(spanWhenTraced("ProxmoxApi.request", { method: request.method, path: request.path }))
 
     return ProxmoxApi.of({
       request: (request) => Effect.map(requestEnvelope(request), (envelope) => envelope.data),

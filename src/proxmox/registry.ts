@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { GuestNotFound, UnknownNode } from "../domain/errors.js"
 import type { GuestType } from "../domain/ids.js"
-import { type ApiError, ProxmoxApi } from "./api.js"
+import { type ApiError, fresh as freshReads, ProxmoxApi } from "./api.js"
 
 export interface NodeSummary {
   readonly node: string
@@ -165,8 +165,9 @@ export const make = (options: RegistryOptions = {}) =>
           Effect.catchIf(isNotFound, (notFound) =>
             Effect.gen(function* () {
               yield* invalidateGuests
-              const fresh = yield* locateGuest(target.vmid, type)
-              return fresh.node === cached.node ? yield* Effect.fail(notFound) : yield* use(fresh.node)
+              // Its own request: one already in flight may predate the move.
+              const moved = yield* freshReads(locateGuest(target.vmid, type))
+              return moved.node === cached.node ? yield* Effect.fail(notFound) : yield* use(moved.node)
             }),
           ),
         ),

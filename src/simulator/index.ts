@@ -78,6 +78,7 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
     caPem: certificate.certPem,
     nodes: cluster.nodes,
     cluster,
+    connections: () => listeners.reduce((sum, listener) => sum + listener.connections(), 0),
     close: () => {
       closed ??= Promise.all(listeners.map((listener) => listener.close())).then(() => cluster.dispose())
       return closed

@@ -30,6 +30,8 @@ export interface Listener {
   readonly node: string
   readonly host: string
   readonly port: number
+  /** TLS connections this listener has accepted (handshake completed) since it started. */
+  readonly connections: () => number
   close(): Promise<void>
 }
 
@@ -263,6 +265,7 @@ const handleRequest = async (
     query,
     body: "params" in body ? body.params : {},
     endpointNode: options.node,
+    headerNames: Object.keys(req.headers),
   })
   const pathNode = segments[0] === "nodes" ? segments[1] : undefined
   const touched =
@@ -293,6 +296,7 @@ const handleRequest = async (
 
 export const startListener = (cluster: ClusterState, options: ListenerOptions): Promise<Listener> => {
   const sockets = new Set<Socket>()
+  let connections = 0
   const server: Server = createServer(
     { key: options.certificate.keyPem, cert: options.certificate.certPem },
     (req, res) => {
@@ -311,6 +315,9 @@ export const startListener = (cluster: ClusterState, options: ListenerOptions): 
     sockets.add(socket)
     socket.on("close", () => sockets.delete(socket))
   })
+  server.on("secureConnection", () => {
+    connections++
+  })
   cluster.onNodeDown((node) => {
     if (node !== options.node) return
     for (const socket of sockets) socket.destroy()
@@ -326,6 +333,7 @@ export const startListener = (cluster: ClusterState, options: ListenerOptions): 
         node: options.node,
         host: options.host,
         port,
+        connections: () => connections,
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done())

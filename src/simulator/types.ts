@@ -46,6 +46,8 @@ export interface RunningSimulator {
   readonly caPem: string
   readonly nodes: ReadonlyArray<string>
   readonly cluster: SimulatedCluster
+  /** TLS connections accepted so far by all listeners (a client's handshakes, for keep-alive checks). */
+  connections(): number
   close(): Promise<void>
 }
 
@@ -113,6 +115,8 @@ export interface RecordedRequest {
   readonly body: Readonly<Record<string, unknown>>
   /** The node whose endpoint received the request. */
   readonly endpointNode: string
+  /** Names of the request's headers, lower-case (their values are not kept: one is the token). */
+  readonly headerNames: ReadonlyArray<string>
   /** Status answered; 0 while the request is in flight. */
   readonly status: number
 }

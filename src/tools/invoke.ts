@@ -7,13 +7,16 @@
  * before a mutation that means nothing is sent. Interruption (a cancelled call) is audited and
  * then propagates; a call the client cancelled stops the Proxmox task it started.
  *
- * `execute` gives the typed result (the embedding API); `invoke` the result envelope.
+ * `execute` gives the typed result (the embedding API); `invoke` the result envelope. Both make
+ * spans only when a tracer other than Effect's built-in one is installed (`spanWhenTraced`).
  */
 import { randomUUID } from "node:crypto"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import type { AuditDecision, AuditEntry, AuditPrincipal, UpstreamCall } from "../audit/port.js"
@@ -32,6 +35,7 @@ import type { Principal } from "../domain/principal.js"
 import { Redactor } from "../domain/redact.js"
 import { resourcePath, type Target } from "../domain/target.js"
 import { isStateChanging, type NamedTool } from "../domain/tool.js"
+import { spanWhenTraced } from "../domain/tracing.js"
 import { Policy, type PolicyRefusal } from "../policy/policy.js"
 import type { ApiError } from "../proxmox/api.js"
 import { Tasks } from "../proxmox/tasks.js"
@@ -250,14 +254,17 @@ const runCall = <Fields extends Schema.Struct.Fields, A, E extends PublicError, 
                 ? "CANCELLED"
                 : "INTERNAL_ERROR",
           }
-      // With LOG_LEVEL=debug each call is logged (redacted by the logger, like every line).
-      yield* Effect.logDebug(`tool call ${entry.name}: ${outcome.ok ? "ok" : outcome.code}`).pipe(
-        Effect.annotateLogs({
-          tool: entry.name,
-          durationMs,
-          ...(base.args === undefined ? {} : { args: base.args }),
-        }),
-      )
+      // With LOG_LEVEL=debug each call is logged (redacted by the logger, like every line); the
+      // line is not even built otherwise.
+      if (LogLevel.lessThanEqual(yield* FiberRef.get(FiberRef.currentMinimumLogLevel), LogLevel.Debug)) {
+        yield* Effect.logDebug(`tool call ${entry.name}: ${outcome.ok ? "ok" : outcome.code}`).pipe(
+          Effect.annotateLogs({
+            tool: entry.name,
+            durationMs,
+            ...(base.args === undefined ? {} : { args: base.args }),
+          }),
+        )
+      }
       const completion: AuditEntry = {
         event: writeAheadId === undefined ? "tool.call" : "tool.completed",
         ...(writeAheadId === undefined ? {} : { id: writeAheadId }),
@@ -287,7 +294,9 @@ export const execute = <Fields extends Schema.Struct.Fields, A, E extends Public
   entry: NamedTool<Tool<string, Fields, A, E, R>>,
   args: unknown,
 ): Effect.Effect<ToolOutput<A>, E | PipelineError, R | InvokeServices | Schema.Struct.Context<Fields>> =>
-  runCall(entry, args, (ended) => (ended.cancelledByClient ? Effect.interrupt : ended.exit))
+  runCall(entry, args, (ended) => (ended.cancelledByClient ? Effect.interrupt : ended.exit)).pipe(
+    spanWhenTraced("tool.execute", { tool: entry.name }),
+  )
 
 export interface InvokeOptions {
   /** A result whose JSON is larger is cut (lists) and marked `meta.truncated`. */
@@ -327,4 +336,4 @@ export const invoke = <Fields extends Schema.Struct.Fields, A, E extends PublicE
         redact,
       )
     }),
-  ).pipe(Effect.withSpan("tool.invoke", { attributes: { tool: entry.name } }))
+  ).pipe(spanWhenTraced("tool.invoke", { tool: entry.name }))

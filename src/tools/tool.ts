@@ -44,7 +44,7 @@ import {
 } from "../domain/ids.js"
 import { TargetRef } from "../domain/target.js"
 import type { EndpointRef, ToolInfo } from "../domain/tool.js"
-import type { ApiError, ProxmoxApi } from "../proxmox/api.js"
+import { type ApiError, fresh, type ProxmoxApi } from "../proxmox/api.js"
 import { NodeRegistry } from "../proxmox/registry.js"
 import type { Tasks } from "../proxmox/tasks.js"
 import type { ToolCall } from "./call.js"
@@ -467,7 +467,8 @@ export function task<
           if (after === undefined) return { ...output, data: result, upid: result.upid, node: result.node }
           // The task succeeded: a failed read after it is a warning, never the call's failure.
           // The task's own fields come last, so `status` is always the task's (SPEC 12).
-          const extra = yield* Effect.either(after(input, result))
+          // Its own requests: a read already in flight may have been answered before the task ended.
+          const extra = yield* Effect.either(fresh(after(input, result)))
           if (extra._tag === "Right")
             return { ...output, data: { ...extra.right, ...result }, upid: result.upid, node: result.node }
           return {

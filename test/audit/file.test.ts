@@ -148,6 +148,27 @@ describe("file sink durability", () => {
     }),
   )
 
+  it.scoped("under steady writes the periodic fsync still runs every sync interval (TestClock)", () =>
+    Effect.gen(function* () {
+      const file = path.join(tempDir(), "audit.jsonl")
+      const audit = yield* makeFile({ path: file, syncIntervalMs: 100 })
+      /** Real time for the writer's file I/O; the test clock stands still meanwhile. */
+      const settle = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+      // A record every 30 ms of clock time: there is never a pause of 100 ms without one.
+      const headSeqs: Array<number> = []
+      for (let n = 1; n <= 20; n++) {
+        yield* audit.write(readCall(n))
+        yield* TestClock.adjust("30 millis")
+        yield* settle
+        headSeqs.push(readHead(file)?.seq ?? 0)
+      }
+      // Synced while writes kept coming, well before the last one (600 ms of writes, 100 ms interval).
+      for (let tries = 0; tries < 100 && (readHead(file)?.seq ?? 0) === 0; tries++) yield* settle
+      expect(readHead(file)?.seq ?? 0).toBeGreaterThan(0)
+      expect(headSeqs.slice(0, 15).some((seq) => seq > 0)).toBe(true)
+    }),
+  )
+
   it.scopedLive("concurrent writes are committed in order without gaps", () =>
     Effect.gen(function* () {
       const file = path.join(tempDir(), "audit.jsonl")

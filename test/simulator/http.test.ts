@@ -223,7 +223,7 @@ describe("missing objects (500)", () => {
 })
 
 describe("request log", () => {
-  it("records method, decoded path, query, body, endpoint and status", async () => {
+  it("records method, decoded path, query, body, endpoint, header names and status", async () => {
     sim.cluster.clearRequests()
     await api(sim, { path: "/cluster/resources?type=vm", node: "pve2" })
     await api(sim, { method: "POST", path: "/nodes/pve1/qemu/100/status/reboot", form: { timeout: 30 } })
@@ -234,6 +234,7 @@ describe("request log", () => {
         query: { type: "vm" },
         body: {},
         endpointNode: "pve2",
+        headerNames: expect.arrayContaining(["authorization", "host"]),
         status: 200,
       },
       {
@@ -242,6 +243,7 @@ describe("request log", () => {
         query: {},
         body: { timeout: "30" },
         endpointNode: "pve1",
+        headerNames: expect.arrayContaining(["authorization", "content-type"]),
         status: 200,
       },
     ])

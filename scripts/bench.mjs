@@ -1,0 +1,369 @@
+#!/usr/bin/env node
+/**
+ * The whole-server benchmark (`npm run bench`, after `npm run build`). In one run, on this
+ * machine, it measures and reports as ratios:
+ *
+ * - sequential reads through the built server (`proxmox-mcp run` over stdio, driven by the MCP
+ *   SDK client) against a direct keep-alive HTTPS request to the same simulator (the floor);
+ * - 16 concurrent reads, same comparison (throughput), and the TLS handshakes they caused;
+ * - cold start: spawn to the first answered `tools/list`;
+ * - RSS of the server idle, and after 5,000 calls (and its peak);
+ * - the audit cost: read throughput with the hash-chained file sink against the memory sink
+ *   (in-process, through `invoke` as the MCP adapter runs calls, alternating rounds);
+ * - coalescing: how many upstream requests 100 identical concurrent `pve_list_cluster_resources`
+ *   calls caused.
+ *
+ * The simulated cluster runs in a worker thread (scripts/bench-simulator.mjs). Results go to
+ * bench/results.json. `--quick` (or BENCH_QUICK=1) runs a few calls of each part, only to prove
+ * that the benchmark works (CI); its figures mean nothing. This is not a test: it never fails on
+ * a figure, only when a call fails.
+ */
+import * as fs from "node:fs"
+import * as https from "node:https"
+import * as os from "node:os"
+import * as path from "node:path"
+import { performance } from "node:perf_hooks"
+import { fileURLToPath } from "node:url"
+import { Worker } from "node:worker_threads"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const quick = process.argv.includes("--quick") || process.env.BENCH_QUICK === "1"
+const N = quick
+  ? { sequential: 20, concurrent: 48, coldStarts: 1, loaded: 200, audit: 40, auditRounds: 1, warmup: 20 }
+  : {
+      sequential: 1000,
+      concurrent: 1000,
+      coldStarts: 5,
+      loaded: 5000,
+      audit: 400,
+      auditRounds: 8,
+      warmup: 200,
+    }
+const CONCURRENCY = 16
+const COALESCE_CALLS = 100
+const BIN = path.join(root, "dist/bin/proxmox-mcp.js")
+
+const TARGETS = {
+  sequentialP50Ratio: { max: 2.5, text: "sequential p50 at most 2.5x the direct HTTPS floor" },
+  concurrentThroughputRatio: {
+    min: 0.5,
+    text: "concurrency 16 (different guests) at 0.5x the floor's throughput or more",
+  },
+  coldStartMs: { max: 600, text: "cold start under 600 ms" },
+  idleRssMB: { max: 80, text: "idle RSS at most 80 MB" },
+  loadedRssMB: { max: 150, text: "RSS after 5,000 calls at most 150 MB" },
+  auditCost: { max: 0.1, text: "audit cost at most 10%" },
+  coalescedUpstreamRequests: { max: 1, text: "100 identical concurrent reads give 1 upstream request" },
+}
+
+// --- the simulator in its worker ----------------------------------------------------------------
+
+const worker = new Worker(path.join(root, "scripts/bench-simulator.mjs"), { workerData: { extraGuests: 64 } })
+await new Promise((resolve, reject) => {
+  worker.once("error", reject)
+  worker.once("message", (message) => (message.ready ? resolve() : reject(new Error("simulator"))))
+})
+let nextId = 0
+const pending = new Map()
+worker.on("message", ({ id, result, error }) => {
+  const waiter = pending.get(id)
+  if (waiter === undefined) return
+  pending.delete(id)
+  if (error === undefined) waiter.resolve(result)
+  else waiter.reject(new Error(error))
+})
+const sim = (op, args = {}) =>
+  new Promise((resolve, reject) => {
+    const id = nextId++
+    pending.set(id, { resolve, reject })
+    worker.postMessage({ id, op, ...args })
+  })
+const info = await sim("info")
+const vmids = info.qemu
+
+// --- statistics ----------------------------------------------------------------------------------
+
+const percentile = (values, p) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted.length === 0
+    ? Number.NaN
+    : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
+}
+const round = (value, digits = 2) => Number(value.toFixed(digits))
+
+/** `calls` calls of `one(n)`, `concurrency` at a time: throughput and latency percentiles. */
+const drive = async (calls, concurrency, one) => {
+  const latencies = []
+  let next = 0
+  const start = performance.now()
+  const workerLoop = async () => {
+    while (next < calls) {
+      const n = next++
+      const begin = performance.now()
+      await one(n)
+      latencies.push(performance.now() - begin)
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, workerLoop))
+  const seconds = (performance.now() - start) / 1000
+  return {
+    calls,
+    perSecond: round(calls / seconds, 1),
+    p50: round(percentile(latencies, 50), 3),
+    p99: round(percentile(latencies, 99), 3),
+  }
+}
+
+// --- the floor: a direct keep-alive HTTPS request ------------------------------------------------
+
+const floorAgent = new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: false })
+const authorization = `PVEAPIToken=${info.tokenId}=${info.tokenSecret}`
+const direct = (apiPath) =>
+  new Promise((resolve, reject) => {
+    const request = https.request(
+      {
+        host: info.host,
+        port: info.port,
+        path: `/api2/json${apiPath}`,
+        method: "GET",
+        agent: floorAgent,
+        headers: { Authorization: authorization, Accept: "application/json" },
+      },
+      (response) => {
+        const chunks = []
+        response.on("data", (chunk) => chunks.push(chunk))
+        response.on("end", () => {
+          if (response.statusCode !== 200) reject(new Error(`direct ${apiPath}: ${response.statusCode}`))
+          else resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")).data)
+        })
+        response.on("error", reject)
+      },
+    )
+    request.on("error", reject)
+    request.end()
+  })
+
+// --- the server over stdio ------------------------------------------------------------------------
+
+const auditDir = fs.mkdtempSync(path.join(process.env.BENCH_AUDIT_DIR ?? os.tmpdir(), "proxmox-mcp-bench-"))
+let sessions = 0
+const serverEnv = () => ({
+  PATH: process.env.PATH ?? "",
+  PROXMOX_HOST: info.host,
+  PROXMOX_PORT: String(info.port),
+  PROXMOX_TOKEN_ID: info.tokenId,
+  PROXMOX_TOKEN_SECRET: info.tokenSecret,
+  PROXMOX_TLS_FINGERPRINTS: info.fingerprint,
+  PVE_ACCESS_TIER: "read-only",
+  AUDIT_LOG_PATH: path.join(auditDir, `audit-${sessions++}.jsonl`),
+})
+
+/** Spawns the server, connects a client, lists the tools: the cold start. */
+const startServer = async () => {
+  const begin = performance.now()
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [BIN, "run"],
+    env: serverEnv(),
+    stderr: "pipe",
+  })
+  let stderr = ""
+  transport.stderr?.on("data", (chunk) => {
+    stderr += chunk
+  })
+  const client = new Client({ name: "proxmox-mcp-bench", version: "1" })
+  await client.connect(transport)
+  const tools = await client.listTools()
+  const coldStartMs = performance.now() - begin
+  if (!tools.tools.some((tool) => tool.name === "pve_list_nodes"))
+    throw new Error(`the server lists no pve_list_nodes: ${stderr}`)
+  return { client, pid: transport.pid, coldStartMs, stderr: () => stderr }
+}
+
+const call = async (client, name, args = {}) => {
+  const result = await client.callTool({ name, arguments: args })
+  if (result.isError) throw new Error(`${name}: ${JSON.stringify(result.structuredContent)}`)
+  return result
+}
+
+/** RSS and peak RSS of a process, in MB (Linux /proc). */
+const memoryOf = (pid) => {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
+  const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? Number.NaN)
+  return { rssMB: round(kb("VmRSS") / 1024, 1), peakMB: round(kb("VmHWM") / 1024, 1) }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const log = (line) => console.log(line)
+
+// --- run ------------------------------------------------------------------------------------------
+
+const benchStart = performance.now()
+log(
+  `proxmox-mcp bench${quick ? " (quick: proves it runs, the figures mean nothing)" : ""}: node ${process.version}, ` +
+    `${os.cpus().length} CPUs; simulator in a worker thread (${info.nodes.length} nodes)`,
+)
+
+// Cold start: separate processes, the first one also warms the OS file cache.
+const coldStarts = []
+for (let i = 0; i <= N.coldStarts; i++) {
+  const session = await startServer()
+  if (i > 0) coldStarts.push(session.coldStartMs)
+  await session.client.close()
+}
+const coldStartMs = round(percentile(coldStarts, 50), 0)
+log(
+  `cold start to first tools/list: median ${coldStartMs} ms of ${coldStarts.map((v) => v.toFixed(0)).join(", ")}`,
+)
+
+const { client, pid } = await startServer()
+await sleep(quick ? 200 : 2000)
+const idle = memoryOf(pid)
+log(`idle RSS ${idle.rssMB} MB`)
+let serverCalls = 0
+const counted = async (name, args) => {
+  serverCalls++
+  return call(client, name, args)
+}
+
+// Warm-up: connections, JIT, the node registry's caches.
+const mixed = (n) =>
+  n % 2 ? counted("pve_list_nodes") : counted("pve_get_qemu_status", { vmid: vmids[n % vmids.length] })
+await drive(N.warmup, 4, mixed)
+await drive(N.warmup, 4, () => direct("/nodes"))
+
+const rows = {}
+rows.sequentialListNodes = {
+  server: await drive(N.sequential, 1, () => counted("pve_list_nodes")),
+  floor: await drive(N.sequential, 1, () => direct("/nodes")),
+}
+const statusOf = (n) => ({ vmid: vmids[n % vmids.length] })
+const guestNodes = new Map()
+for (const vmid of vmids) {
+  const result = await counted("pve_get_qemu_status", { vmid })
+  guestNodes.set(vmid, result.structuredContent.meta.node)
+}
+rows.sequentialQemuStatus = {
+  server: await drive(N.sequential, 1, (n) => counted("pve_get_qemu_status", statusOf(n))),
+  floor: await drive(N.sequential, 1, (n) => {
+    const { vmid } = statusOf(n)
+    return direct(`/nodes/${guestNodes.get(vmid)}/qemu/${vmid}/status/current`)
+  }),
+}
+// Different guests at once (64 > 16), so no call shares another's request: the per-call path.
+const connectionsBefore = await sim("connections")
+const serverConcurrent = await drive(N.concurrent, CONCURRENCY, (n) =>
+  counted("pve_get_qemu_status", statusOf(n)),
+)
+const handshakes = (await sim("connections")) - connectionsBefore
+rows.concurrentQemuStatus = {
+  server: { ...serverConcurrent, tlsHandshakes: handshakes },
+  floor: await drive(N.concurrent, CONCURRENCY, (n) => {
+    const { vmid } = statusOf(n)
+    return direct(`/nodes/${guestNodes.get(vmid)}/qemu/${vmid}/status/current`)
+  }),
+}
+// The same read 16 at a time: these share requests (coalescing), the floor cannot.
+rows.concurrentListNodes = {
+  server: await drive(N.concurrent, CONCURRENCY, () => counted("pve_list_nodes")),
+  floor: await drive(N.concurrent, CONCURRENCY, () => direct("/nodes")),
+}
+for (const [name, { server, floor }] of Object.entries(rows)) {
+  log(
+    `${name.padEnd(22)} server ${String(server.perSecond).padStart(7)} calls/s p50 ${server.p50.toFixed(2)} ms p99 ${server.p99.toFixed(2)} ms` +
+      ` | floor ${String(floor.perSecond).padStart(7)}/s p50 ${floor.p50.toFixed(2)} ms` +
+      ` | p50 ratio ${(server.p50 / floor.p50).toFixed(2)}, throughput ratio ${(server.perSecond / floor.perSecond).toFixed(2)}` +
+      (server.tlsHandshakes === undefined ? "" : `, ${server.tlsHandshakes} TLS handshakes`),
+  )
+}
+
+// Coalescing: 100 identical concurrent reads, counted at the simulator.
+await sim("clear")
+await Promise.all(Array.from({ length: COALESCE_CALLS }, () => counted("pve_list_cluster_resources")))
+const coalesced = await sim("count", { method: "GET", path: "/cluster/resources" })
+log(
+  `${COALESCE_CALLS} identical concurrent pve_list_cluster_resources: ${coalesced} upstream GET /cluster/resources`,
+)
+
+// Loaded: up to N.loaded calls in all, then RSS.
+const remaining = Math.max(0, N.loaded - serverCalls)
+await drive(remaining, CONCURRENCY, (n) => mixed(n).then(() => (n % 1000 === 999 ? sim("clear") : undefined)))
+const loaded = memoryOf(pid)
+log(`after ${serverCalls} calls: RSS ${loaded.rssMB} MB, peak ${loaded.peakMB} MB`)
+await client.close()
+
+// --- audit cost: file sink vs memory sink, in-process ------------------------------------------
+
+const audit = await (await import("./bench-audit-reads.mjs")).measureAuditCost({
+  info,
+  vmids,
+  calls: N.audit,
+  rounds: N.auditRounds,
+  dir: auditDir,
+  concurrency: [1, CONCURRENCY],
+})
+for (const row of audit.rows) {
+  log(
+    `audit, concurrency ${String(row.concurrency).padStart(2)}: memory ${row.memory.perSecond} calls/s, file ${row.file.perSecond} calls/s: ` +
+      `cost ${(row.cost * 100).toFixed(1)}%`,
+  )
+}
+
+await sim("close")
+fs.rmSync(auditDir, { recursive: true, force: true })
+
+// --- results ------------------------------------------------------------------------------------
+
+const figures = {
+  sequentialP50Ratio: round(rows.sequentialListNodes.server.p50 / rows.sequentialListNodes.floor.p50),
+  sequentialQemuStatusP50Ratio: round(
+    rows.sequentialQemuStatus.server.p50 / rows.sequentialQemuStatus.floor.p50,
+  ),
+  concurrentThroughputRatio: round(
+    rows.concurrentQemuStatus.server.perSecond / rows.concurrentQemuStatus.floor.perSecond,
+  ),
+  concurrentIdenticalThroughputRatio: round(
+    rows.concurrentListNodes.server.perSecond / rows.concurrentListNodes.floor.perSecond,
+  ),
+  coldStartMs,
+  idleRssMB: idle.rssMB,
+  loadedRssMB: loaded.rssMB,
+  peakRssMB: loaded.peakMB,
+  auditCost: round(Math.max(...audit.rows.map((row) => row.cost)), 3),
+  coalescedUpstreamRequests: coalesced,
+  tlsHandshakesAtConcurrency16: handshakes,
+}
+const verdicts = Object.fromEntries(
+  Object.entries(TARGETS).map(([key, target]) => {
+    const value = figures[key]
+    const met =
+      (target.max === undefined || value <= target.max) && (target.min === undefined || value >= target.min)
+    return [key, { value, ...target, met }]
+  }),
+)
+const results = {
+  date: new Date().toISOString(),
+  quick,
+  node: process.version,
+  cpus: os.cpus().length,
+  // Other work on the machine skews every figure; this says how much there was.
+  loadAverage: os.loadavg().map((v) => round(v)),
+  figures,
+  targets: verdicts,
+  rows,
+  coldStartsMs: coldStarts.map((v) => round(v, 1)),
+  serverCalls,
+  audit,
+  benchSeconds: round((performance.now() - benchStart) / 1000, 1),
+}
+fs.mkdirSync(path.join(root, "bench"), { recursive: true })
+fs.writeFileSync(path.join(root, "bench/results.json"), `${JSON.stringify(results, null, 2)}\n`)
+log("\ntargets (issue 8):")
+for (const [key, verdict] of Object.entries(verdicts)) {
+  log(`  ${verdict.met ? "met    " : "NOT MET"} ${key} = ${verdict.value}  (${verdict.text})`)
+}
+log(`\nbench/results.json written; ${results.benchSeconds} s`)
+await worker.terminate()
+floorAgent.destroy()

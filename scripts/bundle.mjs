@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/**
+ * Bundles the binary (`dist/bin/proxmox-mcp.js`, after `tsc` emitted `dist/`): one file for what
+ * `run` loads, instead of ~750 modules resolved and read one by one at every start (an MCP client
+ * starts a server per session). What only some commands use (the simulator for `demo` and
+ * `simulator`) stays behind its dynamic `import()`, in a chunk of its own under `dist/bin/chunks/`.
+ *
+ * Not minified: names and code stay as written, and each module is marked with its source path,
+ * so a stack trace is readable as is. With `node --enable-source-maps` (or
+ * `NODE_OPTIONS=--enable-source-maps`) it points into `src/*.ts` through the source map.
+ * `dist/index.js` (the embedding API) is not bundled: embedders resolve its dependencies.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as esbuild from "esbuild"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const outdir = path.join(root, "dist/bin")
+fs.rmSync(path.join(outdir, "chunks"), { recursive: true, force: true })
+
+await esbuild.build({
+  absWorkingDir: root,
+  entryPoints: { "proxmox-mcp": "src/bin/proxmox-mcp.ts" },
+  outdir,
+  chunkNames: "chunks/[name]-[hash]",
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  sourcemap: true,
+  // Some dependencies are CommonJS and call require() for Node built-ins.
+  banner: {
+    js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);',
+  },
+  // ssh2 carries optional native addons (.node files) a bundle cannot hold; it is loaded from
+  // node_modules on the first SSH connection only.
+  external: ["ssh2"],
+  logLevel: "warning",
+})
