@@ -47,6 +47,8 @@ export const serverLayer = (options: ServeOptions, redactor: RedactorService) =>
     operator: LOCAL_PRINCIPAL,
     maxResultBytes: options.server.maxResultBytes,
     listAliases: options.server.listAliases,
+    toolMode: options.server.toolMode,
+    toolsets: options.server.toolsets,
     ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
   }).pipe(
     Layer.provide(

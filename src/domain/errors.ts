@@ -7,7 +7,7 @@
 import * as Schema from "effect/Schema"
 
 /** The codes no error class produces: the call ended without a typed failure. */
-type CallCode = "CANCELLED" | "RATE_LIMITED" | "INTERNAL_ERROR"
+type CallCode = "CANCELLED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "UNKNOWN_TOOL"
 
 export type ErrorCode = ToolError["code"] | CallCode
 

@@ -13,10 +13,12 @@
  * calls finish.
  */
 import { Server } from "@modelcontextprotocol/sdk/server/index.js"
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import {
   CallToolRequestSchema,
   type CallToolResult,
+  type ElicitRequest,
   ElicitResultSchema,
   ErrorCode,
   GetPromptRequestSchema,
@@ -26,6 +28,8 @@ import {
   McpError,
   type Tool as McpTool,
   type RequestId,
+  type ServerNotification,
+  type ServerRequest,
 } from "@modelcontextprotocol/sdk/types.js"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
@@ -41,17 +45,37 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import { Audit, type AuditWriteError } from "../audit/port.js"
+import type { ErrorCode as PublicErrorCode } from "../domain/errors.js"
 import type { Principal } from "../domain/principal.js"
 import { type Elicit, Policy } from "../policy/policy.js"
 import { ToolCall } from "../tools/call.js"
 import { type BuiltinTool, Catalog, type CatalogEntry } from "../tools/catalog.js"
-import { annotationsOf, descriptionOf, isDeprecated, listedInputSchema, metaOf } from "../tools/describe.js"
+import {
+  annotationsOf,
+  descriptionOf,
+  inputJsonSchema,
+  isDeprecated,
+  listedInputSchema,
+  metaOf,
+} from "../tools/describe.js"
 import type { Envelope } from "../tools/envelope.js"
 import { type InvokeServices, invoke } from "../tools/invoke.js"
 import type { Tool } from "../tools/tool.js"
 import { type PromptDeclaration, promptArguments, prompts } from "./prompts.js"
+import {
+  inAnyToolset,
+  inToolset,
+  META_TOOLS,
+  metaToolListing,
+  metaToolsOf,
+  search,
+  TOOLSET_NAMES,
+  type ToolMode,
+} from "./surface.js"
 
 export const SERVER_NAME = "proxmox-mcp"
+
+type RequestExtra = RequestHandlerExtra<ServerRequest, ServerNotification>
 
 export interface McpServerOptions {
   readonly version: string
@@ -63,6 +87,10 @@ export interface McpServerOptions {
   readonly shutdownGrace?: Duration.DurationInput
   /** Who `server.start` and `server.stop` are recorded for (stdio: the local operator). */
   readonly operator: Principal
+  /** `toolsets` (default) or `discovery`: see `surface.ts`. */
+  readonly toolMode?: ToolMode
+  /** The toolsets listed when a session starts (PVE_TOOLSETS); default `all`. */
+  readonly toolsets?: ReadonlyArray<string>
 }
 
 /** What the server runs calls on: everything but the per-call context, which it provides. */
@@ -113,18 +141,19 @@ export const toCallToolResult = (envelope: Envelope): CallToolResult => ({
 })
 
 /** The form shown to the human: one checkbox, so an accidental "accept" of an empty form is not consent. */
-const CONFIRMATION_SCHEMA = {
-  type: "object",
-  properties: {
-    confirm: {
-      type: "boolean",
-      title: "Run this operation",
-      description: "Tick to allow the operation described above.",
-      default: false,
+const CONFIRMATION_SCHEMA: Extract<ElicitRequest["params"], { requestedSchema: unknown }>["requestedSchema"] =
+  {
+    type: "object",
+    properties: {
+      confirm: {
+        type: "boolean" as const,
+        title: "Run this operation",
+        description: "Tick to allow the operation described above.",
+        default: false,
+      },
     },
-  },
-  required: ["confirm"],
-} as const
+    required: ["confirm"],
+  }
 
 /** The longest tool name an error message repeats back. */
 const MAX_ECHOED_NAME = 200
@@ -199,6 +228,16 @@ export const make = (
       }),
     )
 
+    const toolMode = options.toolMode ?? "toolsets"
+    const metaToolNames: ReadonlySet<string> = new Set(metaToolsOf(toolMode))
+    // Toolsets offered: the categories that have tools, `default` and `all`.
+    const toolsetNames = TOOLSET_NAMES.filter((toolset) =>
+      catalog.entries.some((entry) => inToolset(entry, toolset)),
+    )
+    const metaListings: ReadonlyArray<McpTool> = [...metaToolNames].map(
+      (name) => metaToolListing(name, toolsetNames) as McpTool,
+    )
+
     const serve = (transport: Transport, connection: Connection) =>
       Effect.gen(function* () {
         const closed = yield* Deferred.make<void>()
@@ -206,22 +245,33 @@ export const make = (
         const server = new Server(
           { name: SERVER_NAME, version: options.version },
           {
-            capabilities: { tools: { listChanged: false }, prompts: { listChanged: false } },
+            capabilities: {
+              tools: { listChanged: toolMode === "toolsets" },
+              prompts: { listChanged: false },
+            },
             ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
           },
         )
 
+        // The toolsets this session lists; pve_enable_toolset adds to them.
+        const enabled = new Set(options.toolsets ?? ["all"])
+        const visible = (principal: Principal) =>
+          catalog.entries.filter(
+            (entry) => !isDeprecated(entry) && policy.hiddenBy(entry, principal) === undefined,
+          )
+
         server.setRequestHandler(ListToolsRequestSchema, (_request, extra) => {
           const principal = connection.principalOf(extra)
-          return {
-            tools: catalog.entries
-              .filter(
-                (entry) =>
-                  (options.listAliases === true || !isDeprecated(entry)) &&
-                  policy.hiddenBy(entry, principal) === undefined,
-              )
-              .map(listing),
-          }
+          if (toolMode === "discovery") return { tools: metaListings }
+          const tools = catalog.entries
+            .filter(
+              (entry) =>
+                (options.listAliases === true || !isDeprecated(entry)) &&
+                inAnyToolset(entry, enabled) &&
+                policy.hiddenBy(entry, principal) === undefined,
+            )
+            .map(listing)
+          return { tools: enabled.has("all") ? tools : [...tools, ...metaListings] }
         })
 
         // A prompt is offered only when every tool it names is exposed to the caller.
@@ -273,16 +323,14 @@ export const make = (
           }
         })
 
-        server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-          if (closing)
-            throw new McpError(ErrorCode.InternalError, "The server is shutting down and takes no new calls.")
-          // Cancelled before it started: nothing runs, and the SDK sends no answer.
-          if (extra.signal.aborted) {
-            clientCancelled.delete(extra.requestId)
-            throw new McpError(ErrorCode.RequestTimeout, "Request was cancelled")
-          }
+        /** A catalog tool called by name, directly or through pve_call_tool: one path for both. */
+        const callNamed = async (
+          name: string,
+          args: Record<string, unknown> | undefined,
+          progressToken: string | number | undefined,
+          extra: RequestExtra,
+        ): Promise<CallToolResult> => {
           const principal = connection.principalOf(extra)
-          const name = request.params.name
           const entry = catalog.lookup(name)
           const hiddenBy = entry === undefined ? "unknown" : policy.hiddenBy(entry, principal)
           if (entry === undefined || hiddenBy !== undefined) {
@@ -295,7 +343,7 @@ export const make = (
                     principal: { sub: principal.sub, role: principal.role, transport: principal.transport },
                     tool: name,
                     ...(entry.aliasFor === undefined ? {} : { aliasOf: entry.aliasFor }),
-                    ...(request.params.arguments === undefined ? {} : { args: request.params.arguments }),
+                    ...(args === undefined ? {} : { args }),
                     decision: "denied",
                     ...(hiddenBy === undefined ? {} : { rule: hiddenBy }),
                     outcome: { ok: false, code: "FORBIDDEN" },
@@ -312,7 +360,6 @@ export const make = (
             throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${shown}`)
           }
 
-          const progressToken = request.params._meta?.progressToken
           const elicit: Elicit | undefined = !supportsFormElicitation(
             server.getClientCapabilities()?.elicitation,
           )
@@ -355,7 +402,7 @@ export const make = (
                   ).pipe(Effect.ignore),
           })
           const fiber = fork(
-            invoke(entry, request.params.arguments ?? {}, { maxResultBytes: options.maxResultBytes }).pipe(
+            invoke(entry, args ?? {}, { maxResultBytes: options.maxResultBytes }).pipe(
               Effect.provideService(ToolCall, call),
               Effect.annotateLogs({ tool: entry.name, principal: principal.sub }),
             ),
@@ -381,6 +428,106 @@ export const make = (
             error: { code: "CANCELLED", message: "The call was cancelled by the client." },
             meta: { durationMs: 0 },
           })
+        }
+
+        /** The server's own tools: enable a toolset; search, describe and call in discovery mode. */
+        const callMeta = async (
+          name: string,
+          args: Record<string, unknown>,
+          progressToken: string | number | undefined,
+          extra: RequestExtra,
+        ): Promise<CallToolResult> => {
+          const principal = connection.principalOf(extra)
+          const answer = (data: unknown) => toCallToolResult({ ok: true, data, meta: { durationMs: 0 } })
+          const refuse = (code: PublicErrorCode, message: string) =>
+            toCallToolResult({ ok: false, error: { code, message }, meta: { durationMs: 0 } })
+          const text = (key: string) => (typeof args[key] === "string" ? (args[key] as string) : undefined)
+          switch (name) {
+            case META_TOOLS.enable: {
+              const toolset = text("toolset")
+              if (toolset === undefined || !TOOLSET_NAMES.includes(toolset))
+                return refuse("INVALID_INPUT", `toolset: expected one of ${toolsetNames.join(", ")}`)
+              const added = visible(principal).filter((entry) => inToolset(entry, toolset))
+              if (added.length === 0)
+                return refuse(
+                  "FORBIDDEN",
+                  `the toolset ${toolset} has no tool you may use (tier, PVE_CATEGORIES and the other rules decide)`,
+                )
+              enabled.add(toolset)
+              await server.sendToolListChanged().catch(() => undefined)
+              return answer({ toolset, enabled: [...enabled], tools: added.map((entry) => entry.name) })
+            }
+            case META_TOOLS.search: {
+              const query = text("query")
+              const category = text("category")
+              const limit = typeof args.limit === "number" && Number.isInteger(args.limit) ? args.limit : 10
+              if (query === undefined) return refuse("INVALID_INPUT", "query: a string is required")
+              if (limit < 1 || limit > 50) return refuse("INVALID_INPUT", "limit: an integer 1..50")
+              return answer(
+                search(visible(principal), query, { limit, ...(category === undefined ? {} : { category }) }),
+              )
+            }
+            case META_TOOLS.describe: {
+              const wanted = text("name") ?? ""
+              const entry = catalog.lookup(wanted)
+              if (entry === undefined || policy.hiddenBy(entry, principal) !== undefined)
+                return refuse(
+                  "UNKNOWN_TOOL",
+                  `no tool ${wanted.slice(0, MAX_ECHOED_NAME)} (find names with pve_search_tools)`,
+                )
+              return answer({
+                name: entry.name,
+                description: descriptionOf(entry),
+                inputSchema: inputJsonSchema(entry.tool),
+                annotations: annotationsOf(entry),
+                _meta: metaOf(entry),
+              })
+            }
+            default: {
+              const wanted = text("name")
+              const inner = args.arguments
+              if (wanted === undefined) return refuse("INVALID_INPUT", "name: a string is required")
+              if (
+                inner !== undefined &&
+                (typeof inner !== "object" || inner === null || Array.isArray(inner))
+              )
+                return refuse("INVALID_INPUT", "arguments: an object is required")
+              if (metaToolNames.has(wanted))
+                return refuse("INVALID_INPUT", `${wanted} cannot be called through itself`)
+              try {
+                return await callNamed(
+                  wanted,
+                  inner as Record<string, unknown> | undefined,
+                  progressToken,
+                  extra,
+                )
+              } catch (error) {
+                // An unknown (or hidden) name is a protocol error when called directly; here the
+                // model gets a result it can act on.
+                if (error instanceof McpError && error.code === ErrorCode.InvalidParams)
+                  return refuse(
+                    "UNKNOWN_TOOL",
+                    `${error.message.replace(/^MCP error -?\d+: /, "")} (find names with pve_search_tools)`,
+                  )
+                throw error
+              }
+            }
+          }
+        }
+
+        server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+          if (closing)
+            throw new McpError(ErrorCode.InternalError, "The server is shutting down and takes no new calls.")
+          // Cancelled before it started: nothing runs, and the SDK sends no answer.
+          if (extra.signal.aborted) {
+            clientCancelled.delete(extra.requestId)
+            throw new McpError(ErrorCode.RequestTimeout, "Request was cancelled")
+          }
+          const name = request.params.name
+          const progressToken = request.params._meta?.progressToken
+          return metaToolNames.has(name)
+            ? callMeta(name, request.params.arguments ?? {}, progressToken, extra)
+            : callNamed(name, request.params.arguments, progressToken, extra)
         })
 
         // Set before connecting: the SDK calls these first, before it aborts the running

@@ -18,6 +18,37 @@ export type Envelope =
   | { readonly ok: true; readonly data: unknown; readonly meta: ResultMeta }
   | { readonly ok: false; readonly error: Failure; readonly meta: ResultMeta }
 
+/**
+ * Float noise off: non-integer numbers keep 4 decimal places (`cpu` 0.0123456789 -> 0.0123).
+ * Integers (bytes, seconds, ids) are never touched, and a large average keeps its integer part.
+ * Returns the same value when there is nothing to round, so most results are not copied.
+ */
+export const roundFloats = (value: unknown): unknown => {
+  if (typeof value === "number") {
+    if (Number.isInteger(value) || !Number.isFinite(value) || Math.abs(value) >= 1e11) return value
+    return Math.round(value * 1e4) / 1e4
+  }
+  if (typeof value !== "object" || value === null) return value
+  if (Array.isArray(value)) {
+    let copy: Array<unknown> | undefined
+    for (let i = 0; i < value.length; i++) {
+      const rounded = roundFloats(value[i])
+      if (rounded === value[i]) continue
+      copy ??= [...value]
+      copy[i] = rounded
+    }
+    return copy ?? value
+  }
+  let copy: Record<string, unknown> | undefined
+  for (const [key, inner] of Object.entries(value)) {
+    const rounded = roundFloats(inner)
+    if (rounded === inner) continue
+    copy ??= { ...value }
+    copy[key] = rounded
+  }
+  return copy ?? value
+}
+
 const size = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? "")
 
 /** The longest prefix of a list whose JSON fits in `maxBytes` (binary search). */
@@ -45,7 +76,10 @@ export const success = (
   redact: RedactorService,
   maxResultBytes: number,
 ): Envelope => {
-  const { data, kept, of } = cutToSize(reveal(redact(output.data), output.revealed), maxResultBytes)
+  const { data, kept, of } = cutToSize(
+    roundFloats(reveal(redact(output.data), output.revealed)),
+    maxResultBytes,
+  )
   const truncated = kept !== undefined
   const warnings = [
     ...(output.warnings ?? []),

@@ -194,12 +194,16 @@ describe("server config", () => {
       logLevel: "info",
       transport: "stdio",
       listAliases: false,
+      toolMode: "toolsets",
+      toolsets: ["default"],
     })
   })
   it.each([
     ["MCP_TRANSPORT", "carrier-pigeon"],
     ["MCP_MAX_RESULT_BYTES", "-1"],
     ["LOG_LEVEL", "loud"],
+    ["PVE_TOOLSETS", "default,kitchen"],
+    ["PVE_TOOL_MODE", "psychic"],
   ])("rejects %s=%s naming the variable", (variable, value) => {
     const result = load(serverConfig, { [variable]: value })
     expect(Either.isLeft(result) && result.left).toContain(variable)

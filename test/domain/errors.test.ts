@@ -34,6 +34,7 @@ describe("the public failure of each error", () => {
   it("derives ErrorCode from the error classes plus the codes of calls without a typed failure", () => {
     expectTypeOf<ErrorCode>().toEqualTypeOf<
       | "INVALID_INPUT"
+      | "UNKNOWN_TOOL"
       | "TOOL_INPUT_REJECTED"
       | "UNKNOWN_NODE"
       | "GUEST_NOT_FOUND"

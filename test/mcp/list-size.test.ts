@@ -9,7 +9,7 @@ import { connectInProcess } from "../support/server.js"
 
 // The foundation's 35 tools averaged under 700 bytes. Part 1 added 60 tools that mostly start
 // tasks (wait, timeoutSeconds) and ask for confirmation (confirm) and carry more inputs (create,
-// backup): about 850. Discovery mode and toolsets are the way to list less.
+// backup), and list tools took `fields` (a projection): about 850. Discovery mode and toolsets are the way to list less.
 const MAX_BYTES_PER_TOOL = 850
 
 let sim: RunningSimulator

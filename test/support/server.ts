@@ -59,6 +59,9 @@ export const startServer = async (sim: RunningSimulator, options: ServerOptions 
       operator: LOCAL_PRINCIPAL,
       maxResultBytes: settings.right.server.maxResultBytes,
       listAliases: settings.right.server.listAliases,
+      // The whole list unless a test asks for toolsets or discovery, as an embedder gets it.
+      ...(options.env?.PVE_TOOLSETS === undefined ? {} : { toolsets: settings.right.server.toolsets }),
+      ...(options.env?.PVE_TOOL_MODE === undefined ? {} : { toolMode: settings.right.server.toolMode }),
       ...(options.shutdownGrace === undefined ? {} : { shutdownGrace: options.shutdownGrace }),
     }).pipe(
       Layer.provideMerge(
