@@ -20,11 +20,15 @@ const USAGE = `proxmox-mcp ${VERSION}: MCP server for Proxmox VE
 Usage: proxmox-mcp <command> [options]
 
 Commands:
-  run [--transport stdio]     Serve MCP for the cluster configured by environment / config file (default)
-  demo                        Serve MCP against a built-in SIMULATED cluster; needs no configuration
+  run [--transport stdio|http]
+                              Serve MCP for the cluster configured by environment / config file (default)
+  demo [--transport stdio|http]
+                              Serve MCP against a built-in SIMULATED cluster; needs no configuration
+                              (http: prints a test token)
   simulator [--port N]        Run only the simulated cluster; prints {url, host, port, tokenId, tokenSecret, fingerprint, nodes}
   tools [--all] [--json|--markdown]
                               Print the tool catalog as exposed under the current policy (--all: every tool)
+  hash-password               Read a password (one line) on stdin; print its scrypt hash for MCP_USERS_FILE
   audit verify [--partial] FILE...
                               Check the audit log's hash chain (files oldest first); exit 1 names the first bad record
   help, --help                This text
@@ -90,6 +94,11 @@ const dispatch = (command: string, args: ReadonlyArray<string>, env: Environment
       return Effect.sync(() => tools(args, env))
     case "audit":
       return Effect.promise(() => runAuditCommand(args))
+    case "hash-password":
+      checkFlags(args, [])
+      return Effect.promise(() => import("./hash-password.js")).pipe(
+        Effect.flatMap((m) => m.hashPasswordCommand),
+      )
     case "help":
     case "--help":
     case "-h":
