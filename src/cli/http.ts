@@ -13,7 +13,7 @@ import { hashPassword } from "../auth/password.js"
 import { type Directory, loadDirectory, type UsersError } from "../auth/users.js"
 import { type AuthConfig, type HttpConfig, isLoopbackHost } from "../config/http.js"
 import { LOCAL_PRINCIPAL } from "../domain/principal.js"
-import { makeRedactor, Redactor } from "../domain/redact.js"
+import { makeRedactor, Redactor, type RedactorService } from "../domain/redact.js"
 import { makeReadiness } from "../http/ready.js"
 import * as HttpEdge from "../http/server.js"
 import { stderrLoggerLayer, toolLayer } from "../layers.js"
@@ -31,16 +31,23 @@ export interface HttpServeOptions extends ServeOptions {
   readonly demoUser?: string
 }
 
-/** The whole HTTP server as one layer: edge, sessions, auth, MCP server, tools, audit, HTTPS client. */
-export const httpServerLayer = (
+/**
+ * The whole HTTP server as one layer: edge, sessions, auth, MCP server, tools, the given audit
+ * sink, the redactor and the HTTPS client. `directory` undefined = no authentication
+ * (`MCP_AUTH=none`).
+ */
+export const httpServerLayer = <E>(
   options: HttpServeOptions,
-  redactor: ReturnType<typeof makeRedactor>,
-  directory: Directory | undefined,
+  services: {
+    readonly redactor: RedactorService
+    readonly audit: Layer.Layer<Audit, E>
+    readonly directory: Directory | undefined
+  },
 ) => {
   const core = Layer.mergeAll(
     toolLayer(options.proxmox, options.policy),
-    layerFile({ ...options.audit, redactor }),
-    Layer.succeed(Redactor, redactor),
+    services.audit,
+    Layer.succeed(Redactor, services.redactor),
   ).pipe(Layer.provideMerge(proxmoxHttpClientLayer(options.proxmox)))
   const mcp = McpServer.layer({
     version: VERSION,
@@ -51,7 +58,7 @@ export const httpServerLayer = (
   }).pipe(Layer.provideMerge(core))
   // Without users (MCP_AUTH=none) there is no Auth service; the edge then serves the anonymous principal.
   const auth: Layer.Layer<Auth.Auth, UsersError, Audit> | Layer.Layer<never> =
-    directory === undefined ? Layer.empty : Auth.layer(options.auth, directory)
+    services.directory === undefined ? Layer.empty : Auth.layer(options.auth, services.directory)
   const edge = Layer.unwrapEffect(
     Effect.map(makeReadiness(options.proxmox), (ready) =>
       HttpEdge.layer({
@@ -63,7 +70,7 @@ export const httpServerLayer = (
     ),
   )
   return edge.pipe(
-    Layer.provide(
+    Layer.provideMerge(
       McpHttp.layer({
         stateless: options.http.stateless,
         sessionIdleMs: options.http.sessionIdleMs,
@@ -117,7 +124,11 @@ export const serveHttp = (options: HttpServeOptions): Effect.Effect<number> => {
         )
       }
       return yield* Effect.never
-    }).pipe(Effect.provide(httpServerLayer(options, redactor, directory)))
+    }).pipe(
+      Effect.provide(
+        httpServerLayer(options, { redactor, directory, audit: layerFile({ ...options.audit, redactor }) }),
+      ),
+    )
   }).pipe(
     Effect.catchAll((error) =>
       Effect.sync(() => {
