@@ -15,7 +15,7 @@ export interface ScryptCost {
   readonly p: number
 }
 
-export const DEFAULT_COST: ScryptCost = { ln: 14, r: 8, p: 5 }
+export const DEFAULT_COST: ScryptCost = { ln: 13, r: 8, p: 10 }
 
 const KEY_BYTES = 32
 const SALT_BYTES = 16

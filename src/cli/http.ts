@@ -2,14 +2,12 @@
  * `run --transport http` and `demo --transport http`: the HTTP server composed at the edge.
  * Loaded with `import()` only when the transport is HTTP, so the stdio path never pays for it.
  */
-import * as crypto from "node:crypto"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { layerFile } from "../audit/file.js"
 import type { Audit } from "../audit/port.js"
 import * as Auth from "../auth/auth.js"
-import { hashPassword } from "../auth/password.js"
 import { type Directory, loadDirectory, type UsersError } from "../auth/users.js"
 import { type AuthConfig, type HttpConfig, isLoopbackHost } from "../config/http.js"
 import { LOCAL_PRINCIPAL } from "../domain/principal.js"
@@ -82,15 +80,17 @@ export const httpServerLayer = <E>(
   )
 }
 
-/** The users, plus the demo's user with an unguessable password when it is missing. */
+/**
+ * The users, plus the demo's user when it is missing. It has no usable password (the hash is
+ * not a PHC string, so every password is wrong): only the token the demo prints logs it in.
+ */
 const directoryFor = (options: HttpServeOptions) =>
   Effect.gen(function* () {
     const directory = yield* loadDirectory(options.auth)
     const demoUser = options.demoUser
     if (demoUser === undefined || directory.users.has(demoUser)) return directory
-    const passwordHash = yield* Effect.orDie(hashPassword(crypto.randomBytes(32).toString("base64url")))
     const users = new Map(directory.users)
-    users.set(demoUser, { username: demoUser, passwordHash, role: "admin" })
+    users.set(demoUser, { username: demoUser, passwordHash: "!no-password", role: "admin" })
     return { ...directory, users }
   })
 

@@ -20,11 +20,15 @@ import {
   ElicitResultSchema,
   ErrorCode,
   isJSONRPCNotification,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
   ListToolsRequestSchema,
   McpError,
   type Tool as McpTool,
   type RequestId,
+  SetLevelRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js"
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv-provider.js"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -173,6 +177,9 @@ export const make = (
     const calls = yield* Scope.extend(FiberSet.make<Envelope>(), callsScope)
     const fork = yield* FiberSet.runtime(calls)<ServerServices>()
     const servers = new Set<Server>()
+    // One validator for every connection: the SDK builds an Ajv instance per Server otherwise
+    // (about half a megabyte for each HTTP session).
+    const jsonSchemaValidator = new AjvJsonSchemaValidator()
     let closing = false
 
     // Registered after the calls' scope, so it runs first: calls are drained before anything
@@ -203,10 +210,17 @@ export const make = (
         const server = new Server(
           { name: SERVER_NAME, version: options.version },
           {
-            capabilities: { tools: { listChanged: false } },
+            // Logging: clients may set a level (the server logs to stderr, not to the client).
+            // Prompts and resources: none yet, declared so clients and the conformance suite can list them.
+            capabilities: { tools: { listChanged: false }, logging: {}, prompts: {}, resources: {} },
             ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
+            jsonSchemaValidator,
           },
         )
+
+        server.setRequestHandler(SetLevelRequestSchema, () => ({}))
+        server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: [] }))
+        server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: [] }))
 
         server.setRequestHandler(ListToolsRequestSchema, (_request, extra) => {
           const principal = connection.principalOf(extra)
