@@ -315,16 +315,20 @@ export const make = (options: HttpServerOptions) =>
       const path = request.url.split("?")[0] ?? "/"
       const method = request.method
       if (path === "/health" && method === "GET") return json(200, { status: "ok" })
-      if (path === "/ready" && method === "GET") {
-        const readiness = yield* options.ready
-        return json(readiness.ready ? 200 : 503, readiness)
-      }
-      if (!hostAllowed(request.headers.host)) return json(403, { detail: "Host not allowed" })
+      // Probes address the pod or container by IP, so /ready skips the Host check; it reveals
+      // nothing, but each call reaches Proxmox, so it counts against the address's rate limit.
+      const probe = path === "/ready" && method === "GET"
+      if (!probe && !hostAllowed(request.headers.host)) return json(403, { detail: "Host not allowed" })
       const origin = request.headers.origin
-      if (origin !== undefined && !originAllowed(origin)) return json(403, { detail: "Origin not allowed" })
+      if (!probe && origin !== undefined && !originAllowed(origin))
+        return json(403, { detail: "Origin not allowed" })
       const ip = clientIp(request)
       const limited = ipLimiter.hit(ip)
       if (limited !== undefined) return tooMany(limited)
+      if (probe) {
+        const readiness = yield* options.ready
+        return json(readiness.ready ? 200 : 503, readiness)
+      }
       if (path === "/mcp") {
         if (method !== "POST" && method !== "GET" && method !== "DELETE")
           return json(405, { detail: "method not allowed" }, { allow: "GET, POST, DELETE" })
