@@ -99,7 +99,17 @@ const shownName = (name: string) =>
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are removed
   name.replace(/[\u0000-\u001f\u007f-\u009f]/g, "").slice(0, 64) || "(empty)"
 
-export const make = (config: AuthConfig, directory: Directory) =>
+export interface AuthOptions {
+  /**
+   * Replicas behind a load balancer (`MCP_HTTP_STATELESS`): an access token signed with the
+   * shared key is accepted for a login this process has not seen (until it expires, and never
+   * past the login's maximum age); refresh tokens and logout stay with the replica that issued
+   * or handled them.
+   */
+  readonly acceptForeignLogins?: boolean
+}
+
+export const make = (config: AuthConfig, directory: Directory, options: AuthOptions = {}) =>
   Effect.gen(function* () {
     if (config.jwtSecret._tag === "None")
       return yield* new UsersError({
@@ -139,8 +149,8 @@ export const make = (config: AuthConfig, directory: Directory) =>
       const at = now()
       if (at - lastPrune < 60_000) return
       lastPrune = at
-      for (const [sid, session] of sessions)
-        if (session.expiresAt <= at || session.revoked) sessions.delete(sid)
+      // A revoked login is kept until its max age, so that no replica adopts it again.
+      for (const [sid, session] of sessions) if (session.expiresAt <= at) sessions.delete(sid)
       for (const [hash, sid] of refreshTokens) if (!sessions.has(sid)) refreshTokens.delete(hash)
       for (const [jti, exp] of tradedJtis) if (exp + config.refreshGraceMs <= at) tradedJtis.delete(jti)
     }
@@ -247,20 +257,44 @@ export const make = (config: AuthConfig, directory: Directory) =>
       })
 
     const claims = (payload: Record<string, unknown>) => {
-      const { sub, sid, jti, exp } = payload
+      const { sub, sid, jti, exp, auth_time } = payload
       return typeof sub === "string" &&
         typeof sid === "string" &&
         typeof jti === "string" &&
-        typeof exp === "number"
-        ? { sub, sid, jti, exp }
+        typeof exp === "number" &&
+        typeof auth_time === "number"
+        ? { sub, sid, jti, exp, authTime: auth_time * 1000 }
         : undefined
+    }
+
+    /**
+     * The live login a token belongs to. With `acceptForeignLogins`, a login another replica
+     * opened is recorded here on first sight (so a revocation here sticks), bounded by its max age.
+     */
+    const sessionOf = (parsed: { readonly sub: string; readonly sid: string; readonly authTime: number }) => {
+      const known = sessions.get(parsed.sid)
+      if (known !== undefined || options.acceptForeignLogins !== true)
+        return known === undefined || known.sub !== parsed.sub ? undefined : liveSession(parsed.sid)
+      const at = now()
+      const adopted: LoginSession = {
+        sid: parsed.sid,
+        sub: parsed.sub,
+        authTime: parsed.authTime,
+        expiresAt: parsed.authTime + config.sessionMaxAgeMs,
+        revoked: false,
+        currentRefresh: undefined,
+      }
+      if (adopted.expiresAt <= at || adopted.authTime > at + 60_000) return undefined
+      prune()
+      sessions.set(adopted.sid, adopted)
+      return adopted
     }
 
     const verify: AuthService["verify"] = (token, ip) =>
       Effect.gen(function* () {
         const parsed = claims(yield* decode(token, 0))
-        const session = parsed === undefined ? undefined : liveSession(parsed.sid)
-        if (parsed === undefined || session === undefined || session.sub !== parsed.sub)
+        const session = parsed === undefined ? undefined : sessionOf(parsed)
+        if (parsed === undefined || session === undefined)
           return yield* new Unauthorized({ message: "invalid or expired token" })
         const user = directory.users.get(parsed.sub)
         const principal = user === undefined ? undefined : principalOf(directory, user, ip)
@@ -335,8 +369,8 @@ export const make = (config: AuthConfig, directory: Directory) =>
       Effect.gen(function* () {
         prune()
         const parsed = claims(yield* decode(token, config.refreshGraceMs))
-        const session = parsed === undefined ? undefined : liveSession(parsed.sid)
-        if (parsed === undefined || session === undefined || session.sub !== parsed.sub)
+        const session = parsed === undefined ? undefined : sessionOf(parsed)
+        if (parsed === undefined || session === undefined)
           return yield* new Unauthorized({ message: "invalid or expired token" })
         if (tradedJtis.has(parsed.jti)) {
           yield* record(
@@ -390,4 +424,5 @@ export const make = (config: AuthConfig, directory: Directory) =>
     return Auth.of({ login, refresh, refreshWithAccessToken, logout, verify, issue })
   })
 
-export const layer = (config: AuthConfig, directory: Directory) => Layer.effect(Auth, make(config, directory))
+export const layer = (config: AuthConfig, directory: Directory, options: AuthOptions = {}) =>
+  Layer.effect(Auth, make(config, directory, options))

@@ -56,7 +56,9 @@ export const httpServerLayer = <E>(
   }).pipe(Layer.provideMerge(core))
   // Without users (MCP_AUTH=none) there is no Auth service; the edge then serves the anonymous principal.
   const auth: Layer.Layer<Auth.Auth, UsersError, Audit> | Layer.Layer<never> =
-    services.directory === undefined ? Layer.empty : Auth.layer(options.auth, services.directory)
+    services.directory === undefined
+      ? Layer.empty
+      : Auth.layer(options.auth, services.directory, { acceptForeignLogins: options.http.stateless })
   const edge = Layer.unwrapEffect(
     Effect.map(makeReadiness(options.proxmox), (ready) =>
       HttpEdge.layer({

@@ -201,6 +201,20 @@ describe("MCP over HTTP", () => {
         headers: { accept: "text/event-stream" },
       })
       expect(get.status).toBe(405)
+      // A replica with the same JWT_SECRET accepts the token of a login it has not seen, and
+      // Sutian's refresh works there; a logout there ends the login there.
+      const replica = yield* startHttp(sim, { env: { MCP_HTTP_STATELESS: "true" } })
+      const other = yield* connectHttp(replica.base, admin)
+      const onReplica = yield* Effect.promise(() =>
+        other.client.callTool({ name: "pve_list_nodes", arguments: {} }),
+      )
+      expect(envelopeOf(onReplica).ok).toBe(true)
+      const refreshed = yield* request(`${replica.base}/auth/refresh`, { method: "POST", token: admin })
+      expect(refreshed.status).toBe(200)
+      expect((yield* request(`${replica.base}/auth/logout`, { method: "POST", token: admin })).status).toBe(
+        200,
+      )
+      expect((yield* request(`${replica.base}/mcp/v1/operations`, { token: admin })).status).toBe(401)
     }),
   )
 })
