@@ -181,6 +181,28 @@ describe("HTTP hardening", () => {
       }),
   )
 
+  it.scopedLive("X-Forwarded-For is believed only from MCP_TRUST_PROXY (audit ip, rate-limit key)", () =>
+    Effect.gen(function* () {
+      const forwarded = { "x-forwarded-for": "203.0.113.9" }
+      const untrusting = yield* startHttp(sim)
+      yield* request(`${untrusting.base}/auth/token`, {
+        body: { username: "admin", password: "wrong" },
+        headers: forwarded,
+      })
+      expect(untrusting.records().find((r) => r.event === "auth.login_failed")?.principal.ip).toBe(
+        "127.0.0.1",
+      )
+      const trusting = yield* startHttp(sim, { env: { MCP_TRUST_PROXY: "127.0.0.1/32" } })
+      yield* request(`${trusting.base}/auth/token`, {
+        body: { username: "admin", password: "wrong" },
+        headers: forwarded,
+      })
+      expect(trusting.records().find((r) => r.event === "auth.login_failed")?.principal.ip).toBe(
+        "203.0.113.9",
+      )
+    }),
+  )
+
   it.scopedLive(
     "MCP_AUTH=none serves the anonymous principal on loopback, and refuses a non-loopback bind",
     () =>
