@@ -16,7 +16,8 @@ LOG="$WORK/server.log"
 MCP_AUTH=none MCP_HOST=127.0.0.1 MCP_PORT="$PORT" AUDIT_LOG_PATH="$WORK/audit.jsonl" \
   node dist/bin/proxmox-mcp.js demo --transport http 2>"$LOG" &
 SERVER=$!
-trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# The server is stopped and waited for before its directory goes (it writes server.stop on exit).
+trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$WORK" || true' EXIT
 
 healthy() { node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "http://127.0.0.1:$PORT/health"; }
 for _ in $(seq 1 100); do healthy && break; sleep 0.1; done
