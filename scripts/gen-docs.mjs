@@ -1,5 +1,6 @@
-// Writes docs/tools.md from the built catalog (run `npm run docs`; a test checks it is current).
+// Writes docs/tools.md and docs/PERMISSIONS.md from the built catalog (run `npm run docs`; a test checks it is current).
 import * as fs from "node:fs"
+import { renderPermissions } from "../dist/cli/permissions.js"
 import { renderTools } from "../dist/cli/tools.js"
 import { builtin } from "../dist/tools/catalog.js"
 
@@ -15,3 +16,4 @@ under your policy; \`proxmox-mcp tools --all --json\` prints every field.
 ${renderTools(entries, "markdown")}
 `
 fs.writeFileSync(new URL("../docs/tools.md", import.meta.url), text)
+fs.writeFileSync(new URL("../docs/PERMISSIONS.md", import.meta.url), renderPermissions(entries))

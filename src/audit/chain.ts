@@ -3,8 +3,15 @@
  * SHA-256 of the UTF-8 bytes of `prev + "\n" + JCS(record without hash)`, JCS being the JSON
  * Canonicalization Scheme of RFC 8785; the first record's `prev` is 64 zeros. Written by the
  * sinks, checked by `proxmox-mcp audit verify`.
+ *
+ * The keyed chain (`AUDIT_HMAC_KEY`): each record also carries `mac`, the lower-case hex
+ * HMAC-SHA256 under the key of `prev + "\n" + JCS(record without hash and mac)`. `hash` covers
+ * `mac` like any other member, so the keyless definition above still holds for keyed logs. The
+ * hash chain alone shows that records were changed after the fact, unless someone recomputed
+ * every hash after the change (and the head with them); without the key nobody can recompute the
+ * macs, so `audit verify --key` also catches a rewrite of the whole log plus its head.
  */
-import { createHash } from "node:crypto"
+import { createHash, createHmac, type KeyObject, timingSafeEqual } from "node:crypto"
 
 export const GENESIS = "0".repeat(64)
 
@@ -98,6 +105,15 @@ export const sha256Hex = (text: string): string => createHash("sha256").update(t
 export const hashRecord = (prev: string, record: unknown): string =>
   sha256Hex(`${prev}\n${canonicalize(record)}`)
 
+/** The `mac` of a keyed record: `record` is the record without `hash` and `mac`. */
+export const macRecord = (key: KeyObject, prev: string, record: unknown): string =>
+  createHmac("sha256", key)
+    .update(`${prev}\n${canonicalize(record)}`, "utf8")
+    .digest("hex")
+
+const macMatches = (expected: string, actual: string) =>
+  timingSafeEqual(Buffer.from(expected, "utf8"), Buffer.from(actual, "utf8"))
+
 export interface ChainPosition {
   readonly seq: number
   readonly hash: string
@@ -123,6 +139,8 @@ export interface VerifierStart {
   readonly seq?: number
   /** Accept whatever `prev` and `seq` the first record has (its predecessors are not available). */
   readonly partial?: boolean
+  /** The `AUDIT_HMAC_KEY`: every record must then carry a `mac` made with it. */
+  readonly key?: KeyObject
 }
 
 /**
@@ -166,6 +184,26 @@ export const makeVerifier = (start: VerifierStart = {}): ChainVerifier => {
     }
     if (actual !== hash)
       return { ok: false, ...at, reason: "hash does not match the record's content (edited)" }
+    if (start.key !== undefined) {
+      const { mac, ...unkeyed } = body
+      if (typeof mac !== "string" || !HEX64.test(mac)) {
+        return {
+          ok: false,
+          ...at,
+          reason:
+            "the record has no valid mac: it was forged, or written without AUDIT_HMAC_KEY " +
+            "(verify the keyed part of the log alone, with --partial)",
+        }
+      }
+      if (!macMatches(mac, macRecord(start.key, body.prev, unkeyed))) {
+        return {
+          ok: false,
+          ...at,
+          reason:
+            "mac does not match under this key: the record was forged or rewritten (or the key is wrong)",
+        }
+      }
+    }
     if (last === undefined && expectedPrev !== undefined && body.prev !== expectedPrev) {
       return {
         ok: false,

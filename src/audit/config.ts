@@ -1,17 +1,23 @@
-/** Audit log settings from the environment: where the log lives and when it rotates. */
+/** Audit log settings from the environment: where the log lives, when it rotates, its MAC key. */
+import { createSecretKey, type KeyObject } from "node:crypto"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Config from "effect/Config"
 import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
 import { invalid, optionalString } from "../config/values.js"
 
 export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 export const DEFAULT_MAX_FILES = 10
+/** An HMAC-SHA256 key shorter than this is refused: 32 characters of a random token is 128+ bits. */
+export const MIN_HMAC_KEY_LENGTH = 32
 
 export interface AuditSettings {
   readonly path: string
   readonly maxBytes: number
   readonly maxFiles: number
+  /** `AUDIT_HMAC_KEY`: records then carry a keyed `mac` (see `chain.ts`). */
+  readonly hmacKey?: Redacted.Redacted<string>
 }
 
 /** `$XDG_STATE_HOME/proxmox-mcp/audit.jsonl`, else `~/.local/state/proxmox-mcp/audit.jsonl`. */
@@ -53,9 +59,32 @@ const boundedCount = (variable: string, fallback: number, min: number, max: numb
     }),
   )
 
+/** `AUDIT_HMAC_KEY`, when set: at least 32 characters; the error never shows the value. */
+export const hmacKeyConfig: Config.Config<Redacted.Redacted<string> | undefined> = Config.redacted(
+  "AUDIT_HMAC_KEY",
+).pipe(
+  Config.option,
+  Config.mapOrFail((value) => {
+    if (value._tag === "None" || Redacted.value(value.value) === "") return Either.right(undefined)
+    return Redacted.value(value.value).length >= MIN_HMAC_KEY_LENGTH
+      ? Either.right(value.value)
+      : Either.left(
+          invalid(
+            "AUDIT_HMAC_KEY",
+            `too short: give at least ${MIN_HMAC_KEY_LENGTH} characters (e.g. openssl rand -hex 32)`,
+          ),
+        )
+  }),
+)
+
+/** The key as node:crypto wants it. */
+export const hmacKeyObject = (key: Redacted.Redacted<string>): KeyObject =>
+  createSecretKey(Buffer.from(Redacted.value(key), "utf8"))
+
 /**
  * `AUDIT_LOG_PATH` (default under `$XDG_STATE_HOME/proxmox-mcp/`), `AUDIT_MAX_BYTES` (10 MiB;
- * accepts `10M`), `AUDIT_MAX_FILES` (rotated files kept, 10). Errors name the variable.
+ * accepts `10M`), `AUDIT_MAX_FILES` (rotated files kept, 10), `AUDIT_HMAC_KEY` (optional). Errors
+ * name the variable.
  */
 export const auditConfig: Config.Config<AuditSettings> = Config.all({
   explicit: optionalString("AUDIT_LOG_PATH"),
@@ -63,8 +92,9 @@ export const auditConfig: Config.Config<AuditSettings> = Config.all({
   home: optionalString("HOME"),
   maxBytes: boundedBytes("AUDIT_MAX_BYTES", DEFAULT_MAX_BYTES, 4096),
   maxFiles: boundedCount("AUDIT_MAX_FILES", DEFAULT_MAX_FILES, 1, 1000),
+  hmacKey: hmacKeyConfig,
 }).pipe(
-  Config.mapOrFail(({ explicit, xdgStateHome, home, maxBytes, maxFiles }) => {
+  Config.mapOrFail(({ explicit, xdgStateHome, home, maxBytes, maxFiles, hmacKey }) => {
     if (explicit !== undefined) {
       // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
       if (/[\u0000-\u001f]/.test(explicit)) {
@@ -80,6 +110,7 @@ export const auditConfig: Config.Config<AuditSettings> = Config.all({
       path: path.resolve(explicit ?? defaultAuditPath(xdgStateHome, home)),
       maxBytes,
       maxFiles,
+      ...(hmacKey === undefined ? {} : { hmacKey }),
     })
   }),
 )

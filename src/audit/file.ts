@@ -14,6 +14,8 @@
  * - Rotation by size: `path` -> `path.1` -> `path.2` ...; the new file continues the chain.
  * - One writer per file: `<path>.lock` holds the writer's pid; when a live process holds it the
  *   sink writes `<name>.pid<PID><ext>` next to it and says so on stderr.
+ * - A log file deleted or replaced while open (another inode at the path, checked before each
+ *   batch) is reopened at its path; the chain goes on there after an `audit.reopened` record.
  * - On open the chain continues from the file's last record, or from the head file when the file
  *   is behind it (so `audit verify` still sees the gap). A torn last line (a crash during a
  *   write) is cut off: it was never fsynced, so no durable write was acknowledged for it.
@@ -32,10 +34,11 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
+import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { redactSecrets } from "../domain/redact.js"
 import type { ChainPosition } from "./chain.js"
-import { auditConfig, DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "./config.js"
+import { auditConfig, DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES, hmacKeyObject } from "./config.js"
 import { errorCode, ioError, replaceFileDurably, syncDirectory, writeAll } from "./io.js"
 import { releaseLock, tryLock } from "./lock.js"
 import { headPathOf, lockPathOf, rotatedPathOf, siblingPathOf } from "./paths.js"
@@ -44,6 +47,9 @@ import { type PreparedRecord, prepare, type Redact, seal } from "./record.js"
 import { recover } from "./recovery.js"
 
 export const DEFAULT_SYNC_INTERVAL_MS = 100
+
+/** Who writes the sink's own records (`audit.reopened`). */
+const AUDIT_SINK_PRINCIPAL = { sub: "proxmox-mcp", role: "system", transport: "cli" } as const
 const REOPEN_AFTER_MS = 1_000
 
 export interface FileAuditOptions {
@@ -56,10 +62,15 @@ export interface FileAuditOptions {
   readonly redactor?: Redact
   /** Upper bound on how long a non-durable record waits for its fsync (default 100 ms). */
   readonly syncIntervalMs?: number
+  /** `AUDIT_HMAC_KEY`: every record then carries a keyed `mac` (see `chain.ts`). */
+  readonly hmacKey?: Redacted.Redacted<string>
 }
 
 interface OpenFile {
   readonly handle: fsp.FileHandle
+  /** The file's identity when opened: another one at the path means it was deleted or replaced. */
+  readonly dev: number
+  readonly ino: number
   size: number
   position: ChainPosition
   /** Records written since the last fsync. */
@@ -91,6 +102,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
     const maxFiles = options.maxFiles ?? DEFAULT_MAX_FILES
     const redact = options.redactor ?? redactSecrets
     const syncInterval = options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS
+    const key = options.hmacKey === undefined ? undefined : hmacKeyObject(options.hmacKey)
 
     /** The file this sink writes: `requested`, or its pid-named sibling when another process holds it. */
     let target: string | undefined
@@ -153,7 +165,14 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
         try: async () => {
           const stat = await handle.stat()
           if ((stat.mode & 0o077) !== 0) await handle.chmod(0o600)
-          return { handle, size: stat.size, position: recovered.position, unsynced: false }
+          return {
+            handle,
+            dev: stat.dev,
+            ino: stat.ino,
+            size: stat.size,
+            position: recovered.position,
+            unsynced: false,
+          }
         },
         catch: ioError(file, "inspect"),
       }).pipe(Effect.tapError(() => Effect.promise(() => handle.close().catch(() => undefined))))
@@ -247,25 +266,81 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
           },
           catch: ioError(current, "rotate"),
         })
-        const handle = yield* Effect.tryPromise({
-          try: () => fsp.open(current, "a", 0o600),
-          catch: ioError(current, "open after rotation"),
-        })
-        const next: OpenFile = { handle, size: 0, position: file.position, unsynced: false }
+        const next = yield* reopenAt(current, file.position, "open after rotation")
         state = { _tag: "Open", file: next }
         yield* syncDirectory(path.dirname(current))
         return next
       }).pipe(Effect.catchAll(fail))
 
+    /** Opens (creating) the file at `file` anew; the chain goes on from `position`. */
+    const reopenAt = (file: string, position: ChainPosition, action: string) =>
+      Effect.tryPromise({
+        try: async () => {
+          await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
+          const handle = await fsp.open(file, "a", 0o600)
+          try {
+            const stat = await handle.stat()
+            return { handle, dev: stat.dev, ino: stat.ino, size: stat.size, position, unsynced: false }
+          } catch (error) {
+            await handle.close().catch(() => undefined)
+            throw error
+          }
+        },
+        catch: ioError(file, action),
+      })
+
+    /**
+     * The file at the path is no longer the one open (deleted, or moved away and maybe replaced):
+     * records would go on into a file nobody can read. Reopens the path and continues the chain
+     * there, after an `audit.reopened` record that says what happened. One stat per batch.
+     */
+    const followReplacement = (file: OpenFile) =>
+      Effect.gen(function* () {
+        const current = target ?? requested
+        const stat = yield* Effect.try({
+          try: () => fs.statSync(current, { throwIfNoEntry: false }),
+          catch: ioError(current, "stat"),
+        })
+        if (stat !== undefined && stat.ino === file.ino && stat.dev === file.dev) return { file }
+        const reason = stat === undefined ? "deleted" : "replaced"
+        yield* Effect.logWarning(
+          `audit log ${current} was ${reason} while open; reopening it, the chain continues at seq ${file.position.seq + 1}`,
+        )
+        // Whatever the old inode still holds was written by us; it is fsynced before it is let go.
+        if (file.unsynced) yield* Effect.promise(() => file.handle.datasync().catch(() => undefined))
+        yield* closeQuietly(file)
+        const next = yield* reopenAt(current, file.position, "reopen")
+        state = { _tag: "Open", file: next }
+        yield* syncDirectory(path.dirname(current))
+        const now = yield* Clock.currentTimeMillis
+        const notice = prepare(
+          {
+            event: "audit.reopened",
+            principal: AUDIT_SINK_PRINCIPAL,
+            detail:
+              `the log file was ${reason} while the server had it open; records up to seq ` +
+              `${file.position.seq} were written to the ${reason === "deleted" ? "deleted" : "previous"} file`,
+          },
+          redact,
+          new Date(now),
+        )
+        return { file: next, notice }
+      }).pipe(Effect.catchAll(fail))
+
     /** Seals and appends records (write(2), no fsync); rotates first when the file would grow too big. */
     const writeBatch = (batch: ReadonlyArray<RecordCommand>) =>
       Effect.gen(function* () {
-        let file = yield* ensureOpen
+        const checked = yield* Effect.flatMap(ensureOpen, followReplacement)
+        let file = checked.file
         let position = file.position
         const lines: Array<string> = []
-        for (const item of batch) {
+        const prepared =
+          checked.notice === undefined
+            ? batch.map((item) => item.prepared)
+            : [checked.notice, ...batch.map((item) => item.prepared)]
+        for (const item of prepared) {
           const record = yield* Effect.try({
-            try: () => seal(item.prepared, position),
+            try: () => seal(item, position, key),
             catch: (cause) => new AuditWriteError({ message: "audit record could not be sealed", cause }),
           })
           lines.push(`${JSON.stringify(record)}\n`)

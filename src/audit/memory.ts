@@ -6,14 +6,18 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
 import { redactSecrets } from "../domain/redact.js"
 import type { ChainPosition } from "./chain.js"
+import { hmacKeyObject } from "./config.js"
 import { Audit, type AuditRecord, type AuditService, AuditWriteError } from "./port.js"
 import { prepare, type Redact, START, seal } from "./record.js"
 
 export interface MemoryAuditOptions {
   /** Redacts each entry before it is sealed; the default redactor unless given. */
   readonly redactor?: Redact
+  /** `AUDIT_HMAC_KEY`: every record then carries a keyed `mac` (see `chain.ts`). */
+  readonly hmacKey?: Redacted.Redacted<string>
 }
 
 export interface MemoryAudit {
@@ -27,6 +31,7 @@ export interface MemoryAudit {
 export const makeMemory = (options: MemoryAuditOptions = {}): Effect.Effect<MemoryAudit> =>
   Effect.sync(() => {
     const redact = options.redactor ?? redactSecrets
+    const key = options.hmacKey === undefined ? undefined : hmacKeyObject(options.hmacKey)
     const records: Array<AuditRecord> = []
     let position: ChainPosition = START
     let failing = false
@@ -37,7 +42,7 @@ export const makeMemory = (options: MemoryAuditOptions = {}): Effect.Effect<Memo
           return Effect.fail(new AuditWriteError({ message: "audit log cannot be written (simulated)" }))
         return Effect.try({
           try: () => {
-            const record = seal(prepare(entry, redact, new Date(now)), position)
+            const record = seal(prepare(entry, redact, new Date(now)), position, key)
             records.push(record)
             position = { seq: record.seq, hash: record.hash }
             return record.id

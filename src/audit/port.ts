@@ -20,6 +20,8 @@ export type AuditEventName =
   | "auth.refresh"
   | "auth.refresh_reuse"
   | "auth.logout"
+  /** The sink found its file deleted or replaced while open and continued in a new one. */
+  | "audit.reopened"
 
 export type AuditDecision = "allowed" | "denied" | "confirmation_required" | "declined"
 
@@ -52,6 +54,8 @@ export interface AuditRecord {
   readonly id: string
   readonly prev: string
   readonly hash: string
+  /** Only with `AUDIT_HMAC_KEY`: the keyed MAC of the record (see `chain.ts`). */
+  readonly mac?: string
   readonly event: AuditEventName
   readonly principal: AuditPrincipal
   readonly tool?: string
@@ -68,7 +72,7 @@ export interface AuditRecord {
 }
 
 /** What a caller supplies; `id` is generated when absent (pass it to pair started/completed). */
-export type AuditEntry = Omit<AuditRecord, "v" | "seq" | "ts" | "prev" | "hash" | "id"> & {
+export type AuditEntry = Omit<AuditRecord, "v" | "seq" | "ts" | "prev" | "hash" | "mac" | "id"> & {
   readonly id?: string
 }
 

@@ -3,8 +3,8 @@
  * and the memory sink write identical records. `prepare` runs in the caller's fiber (redaction,
  * JSON normalization, id and time); `seal` assigns the chain fields in write order.
  */
-import { randomUUID } from "node:crypto"
-import { type ChainPosition, GENESIS, hashRecord, setMember, toJsonValue } from "./chain.js"
+import { type KeyObject, randomUUID } from "node:crypto"
+import { type ChainPosition, GENESIS, hashRecord, macRecord, setMember, toJsonValue } from "./chain.js"
 import type { AuditEntry, AuditRecord } from "./port.js"
 
 /** Redacts a JSON-like value (see `src/domain/redact.ts`). */
@@ -20,7 +20,7 @@ export interface PreparedRecord {
   readonly body: Readonly<Record<string, unknown>>
 }
 
-const RESERVED = new Set(["v", "seq", "ts", "id", "prev", "hash"])
+const RESERVED = new Set(["v", "seq", "ts", "id", "prev", "hash", "mac"])
 
 /** `now` comes from the caller's `Clock`, so tests can fix the record time with `TestClock`. */
 export const prepare = (entry: AuditEntry, redact: Redact, now: Date): PreparedRecord => {
@@ -38,10 +38,19 @@ const withBody = (record: Record<string, unknown>, body: Readonly<Record<string,
   return record
 }
 
-/** The record that follows `after` in the chain. */
-export const seal = (prepared: PreparedRecord, after: ChainPosition): AuditRecord => {
+/** The record that follows `after` in the chain; with a key it carries its `mac` (see chain.ts). */
+export const seal = (prepared: PreparedRecord, after: ChainPosition, key?: KeyObject): AuditRecord => {
   const seq = after.seq + 1
   const { ts, id, body } = prepared
-  const hash = hashRecord(after.hash, withBody({ v: 1, seq, ts, id, prev: after.hash }, body))
-  return withBody({ v: 1, seq, ts, id, prev: after.hash, hash }, body) as unknown as AuditRecord
+  const prev = after.hash
+  const mac =
+    key === undefined ? undefined : macRecord(key, prev, withBody({ v: 1, seq, ts, id, prev }, body))
+  const hash = hashRecord(
+    prev,
+    withBody({ v: 1, seq, ts, id, prev, ...(mac === undefined ? {} : { mac }) }, body),
+  )
+  return withBody(
+    { v: 1, seq, ts, id, prev, hash, ...(mac === undefined ? {} : { mac }) },
+    body,
+  ) as unknown as AuditRecord
 }

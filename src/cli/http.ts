@@ -102,6 +102,7 @@ export const serveHttp = (options: HttpServeOptions): Effect.Effect<number> => {
       ...options.proxmox.endpoints.map((e) => e.tokenSecret),
       ...Option.toArray(options.auth.jwtSecret),
       ...Option.toArray(options.auth.adminPassword),
+      ...(options.audit.hmacKey === undefined ? [] : [options.audit.hmacKey]),
     ],
   })
   return Effect.gen(function* () {

@@ -9,7 +9,10 @@ import { staticallyExposed } from "../policy/policy.js"
 import { builtin } from "../tools/catalog.js"
 import { checkFlags, configurationError, flagValue, load, policySettings, say, UsageError } from "./args.js"
 import { runAuditCommand } from "./audit.js"
+import { BOOTSTRAP_USAGE, bootstrap } from "./bootstrap.js"
+import { DOCTOR_USAGE, doctor } from "./doctor.js"
 import { demo, run, simulatorResource } from "./serve.js"
+import { SETUP_USAGE, setup } from "./setup.js"
 import { renderTools, type ToolsFormat } from "./tools.js"
 import { VERSION } from "./version.js"
 
@@ -29,8 +32,14 @@ Commands:
   tools [--all] [--json|--markdown]
                               Print the tool catalog as exposed under the current policy (--all: every tool)
   hash-password               Read a password (one line) on stdin; print its scrypt hash for MCP_USERS_FILE
-  audit verify [--partial] FILE...
+  doctor [--json]             Check the configuration against the cluster (TLS, token, privileges, quorum, audit) and say what to fix
+  setup [options]             Ask for (or take) host, token and tier; pin the certificate; write the config file and client configs
+  bootstrap [--tier T] [--apply]
+                              Print (or apply) the pveum commands for a user, role and token with exactly the tier's privileges
+  audit verify [--partial] [--key|--key-file F] [--witness SEQ:HASH] FILE...
                               Check the audit log's hash chain (files oldest first); exit 1 names the first bad record
+  audit export-head [--key|--key-file F] FILE...
+                              Verify, then print the newest record's seq and hash for an external witness
   help, --help                This text
   --version                   Print the version
 
@@ -82,8 +91,52 @@ const tools = (args: ReadonlyArray<string>, env: Environment) => {
   return 0
 }
 
+/** `proxmox-mcp COMMAND --help`: each command's own usage. */
+const COMMAND_USAGE: Readonly<Record<string, string>> = {
+  run: `Usage: proxmox-mcp run [--transport stdio|http]
+
+Serves MCP for the cluster configured by the environment (or PROXMOX_MCP_CONFIG): over stdio by
+default, or as an HTTP server (MCP_TRANSPORT=http; JWT_SECRET and users needed; README.md, HTTP server).
+Configuration: README.md, Configuration. Check it first with: proxmox-mcp doctor`,
+  demo: `Usage: proxmox-mcp demo [--transport stdio|http]
+
+Serves MCP against a built-in SIMULATED three-node cluster; needs no configuration. Tier full
+unless PVE_ACCESS_TIER says otherwise; audit log in a temporary directory unless AUDIT_LOG_PATH.
+Over http it prints a test token for user admin.`,
+  "hash-password": `Usage: proxmox-mcp hash-password < password-line
+
+Reads one line (the password; newline removed) on stdin and prints only its scrypt PHC hash,
+for the passwordHash of a user in MCP_USERS_FILE.`,
+  simulator: `Usage: proxmox-mcp simulator [--port N] [--host H]
+
+Runs only the simulated cluster until Ctrl-C; prints one JSON line
+{url, host, port, tokenId, tokenSecret, fingerprint, nodes} to point a client at it.`,
+  tools: `Usage: proxmox-mcp tools [--all] [--json|--markdown]
+
+Prints the tool catalog as exposed under the current policy (PVE_ACCESS_TIER, PVE_CATEGORIES, ...).
+  --all        every tool, whatever the policy
+  --json       one JSON array with every field
+  --markdown   a Markdown table`,
+  doctor: DOCTOR_USAGE,
+  bootstrap: BOOTSTRAP_USAGE,
+  setup: SETUP_USAGE,
+}
+
 const dispatch = (command: string, args: ReadonlyArray<string>, env: Environment): Effect.Effect<number> => {
+  const usage = COMMAND_USAGE[command]
+  if (usage !== undefined && (args.includes("--help") || args.includes("-h"))) {
+    return Effect.sync(() => {
+      process.stdout.write(`${usage}\n`)
+      return 0
+    })
+  }
   switch (command) {
+    case "doctor":
+      return doctor(args, env)
+    case "bootstrap":
+      return bootstrap(args, env)
+    case "setup":
+      return setup(args, env)
     case "run":
       return run(args, env)
     case "demo":
@@ -93,7 +146,7 @@ const dispatch = (command: string, args: ReadonlyArray<string>, env: Environment
     case "tools":
       return Effect.sync(() => tools(args, env))
     case "audit":
-      return Effect.promise(() => runAuditCommand(args))
+      return Effect.promise(() => runAuditCommand(args, env))
     case "hash-password":
       checkFlags(args, [])
       return Effect.promise(() => import("./hash-password.js")).pipe(

@@ -21,10 +21,12 @@ import { makeRedactor, Redactor, type RedactorService } from "../domain/redact.j
 import { stderrLoggerLayer, toolLayer } from "../layers.js"
 import * as McpServer from "../mcp/server.js"
 import { serveStdio } from "../mcp/stdio.js"
+import { staticallyExposed } from "../policy/policy.js"
 import type { PolicySettings } from "../policy/settings.js"
 import { proxmoxHttpClientLayer } from "../proxmox/agent.js"
 // Small and eager; the simulator itself is loaded only when a command starts it.
 import { simulatorConfig } from "../simulator/config.js"
+import { builtin } from "../tools/catalog.js"
 import { checkFlags, configurationError, flagValue, load, policySettings, say, UsageError } from "./args.js"
 import { VERSION } from "./version.js"
 
@@ -56,9 +58,22 @@ export const serverLayer = (options: ServeOptions, redactor: RedactorService) =>
   )
 
 /** Serves over stdio until the client leaves or SIGTERM/SIGINT interrupts; then shuts down. */
+/** A server with nothing to offer is a configuration mistake, not a quiet success. */
+const nothingExposed = (options: ServeOptions): number | undefined =>
+  staticallyExposed(builtin.entries, options.policy).length === 0
+    ? configurationError(
+        `the policy exposes no tool under PVE_ACCESS_TIER=${options.policy.tier}: PVE_CATEGORIES, ` +
+          "PVE_MODULES, PVE_TOOL_WHITELIST and PVE_TOOL_BLACKLIST leave nothing (see `proxmox-mcp tools --all`)",
+      )
+    : undefined
+
 const serve = (options: ServeOptions): Effect.Effect<number> => {
+  const refused = nothingExposed(options)
+  if (refused !== undefined) return Effect.succeed(refused)
   // One redactor for the audit log, stderr and tool results; it knows the configured secrets.
-  const redactor = makeRedactor({ knownSecrets: options.proxmox.endpoints.map((e) => e.tokenSecret) })
+  const redactor = makeRedactor({
+    knownSecrets: [...options.proxmox.endpoints.map((e) => e.tokenSecret), options.audit.hmacKey],
+  })
   return Effect.gen(function* () {
     // The signal itself interrupts the program (NodeRuntime.runMain); this only tells the operator.
     const onSignal = (signal: string) => () =>
@@ -88,8 +103,10 @@ const checkTransport = (transport: string): "stdio" | "http" => {
 }
 
 /** The HTTP server, loaded only for `--transport http` (the stdio path never imports it). */
-const serveOverHttp = (options: ServeOptions, env: Environment, demoUser?: string): Effect.Effect<number> =>
-  Effect.promise(() => Promise.all([import("../config/http.js"), import("./http.js")])).pipe(
+const serveOverHttp = (options: ServeOptions, env: Environment, demoUser?: string): Effect.Effect<number> => {
+  const refused = nothingExposed(options)
+  if (refused !== undefined) return Effect.succeed(refused)
+  return Effect.promise(() => Promise.all([import("../config/http.js"), import("./http.js")])).pipe(
     Effect.flatMap(([config, http]) => {
       const settings = load(env, Config.all({ http: config.httpConfig, auth: config.authConfig }))
       if (settings._tag === "Left") return Effect.succeed(configurationError(settings.left))
@@ -100,6 +117,7 @@ const serveOverHttp = (options: ServeOptions, env: Environment, demoUser?: strin
       })
     }),
   )
+}
 
 const warnInsecure = (proxmox: ProxmoxConfig) => {
   if (!proxmox.tls.verify) {
@@ -144,21 +162,29 @@ export const demo = (args: ReadonlyArray<string>, env: Environment): Effect.Effe
     const transport = checkTransport(flagValue(args, "--transport") ?? "stdio")
     // The demo never talks to a real cluster: only policy, server and audit settings apply. It
     // runs with tier full so every tool can be tried, unless PVE_ACCESS_TIER says otherwise, and
-    // audits into a temporary directory unless AUDIT_LOG_PATH is set.
+    // audits into a temporary directory unless AUDIT_LOG_PATH is set; that directory is removed
+    // when the demo ends.
+    const temporary =
+      env.AUDIT_LOG_PATH === undefined
+        ? fs.mkdtempSync(path.join(os.tmpdir(), "proxmox-mcp-demo-"))
+        : undefined
+    const removeTemporary = Effect.sync(() => {
+      if (temporary !== undefined) fs.rmSync(temporary, { recursive: true, force: true })
+    })
     const demoEnv: Environment = {
       ...env,
       PVE_ACCESS_TIER: env.PVE_ACCESS_TIER ?? "full",
-      AUDIT_LOG_PATH:
-        env.AUDIT_LOG_PATH ??
-        path.join(fs.mkdtempSync(path.join(os.tmpdir(), "proxmox-mcp-demo-")), "audit.jsonl"),
+      AUDIT_LOG_PATH: env.AUDIT_LOG_PATH ?? path.join(temporary!, "audit.jsonl"),
     }
     const settings = load(
       demoEnv,
       Config.all({ policy: policySettings, server: serverConfig, audit: auditConfig }),
     )
-    if (settings._tag === "Left") return Effect.succeed(configurationError(settings.left))
+    if (settings._tag === "Left") return Effect.as(removeTemporary, configurationError(settings.left))
     return Effect.scoped(
       Effect.gen(function* () {
+        // Registered first, so it runs last: after the server closed its audit log.
+        yield* Effect.addFinalizer(() => removeTemporary)
         // Acquired first, released last: the simulator outlives the server's shutdown.
         const sim = yield* simulatorResource({})
         say(
@@ -167,7 +193,7 @@ export const demo = (args: ReadonlyArray<string>, env: Environment): Effect.Effe
             " proxmox-mcp DEMO: SIMULATED Proxmox VE cluster. Nothing real is touched.",
             ` nodes: ${sim.nodes.join(", ")}   API: ${sim.url} (certificate pinned)`,
             ` access tier: ${settings.right.policy.tier}   confirm mode: ${settings.right.policy.confirmMode}`,
-            ` audit log: ${settings.right.audit.path}`,
+            ` audit log: ${settings.right.audit.path}${temporary === undefined ? "" : " (removed on exit)"}`,
             transport === "http"
               ? " This process speaks MCP over HTTP; a test token follows once it listens."
               : " This process speaks MCP on stdin/stdout. Try it with an MCP client, e.g.:",

@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import * as ConfigError from "effect/ConfigError"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Either from "effect/Either"
+import { redactText } from "../domain/redact.js"
 
 const MAX_CONFIG_BYTES = 64 * 1024
 
@@ -94,5 +95,7 @@ export const formatConfigError = (error: ConfigError.ConfigError): string => {
     }
   }
   walk(error)
-  return [...new Set(lines)].join("\n")
+  // A message may quote the value it refuses; whatever in it looks like a secret (a password in
+  // a URL, a token) is masked before anyone sees it.
+  return redactText([...new Set(lines)].join("\n"))
 }

@@ -53,27 +53,92 @@ const checkTokenId = (variable: string, value: string): Either.Either<string, Co
     ? Either.right(value)
     : Either.left(invalid(variable, `expected user@realm!tokenname, got '${showTokenId(value)}'`))
 
-/** Parses `AA:BB:...` (or plain hex) into the upper-case colon form Node reports. */
+/**
+ * What the usual tools print before the hex digits: openssl's `sha256 Fingerprint=`, PVE's
+ * `pvenode cert info` (`fingerprint : `), `SHA256:`; any case.
+ */
+const FINGERPRINT_PREFIX = /^(?:(?:sha-?256)\s*(?:fingerprint)?|fingerprint)\s*[=:]\s*/i
+
+/**
+ * Parses a SHA-256 fingerprint as people paste it (prefixes above; hex pairs separated by colons,
+ * spaces or nothing; any case) into the upper-case colon form Node reports.
+ */
 export const normalizeFingerprint = (
   variable: string,
   raw: string,
 ): Either.Either<string, ConfigError.ConfigError> => {
   const hex = raw
     .trim()
-    .replace(/^sha256[:=]/i, "")
-    .replace(/:/g, "")
+    .replace(FINGERPRINT_PREFIX, "")
+    .replace(/[:\s-]/g, "")
   if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
     return Either.left(
-      invalid(variable, `'${raw}' is not a SHA-256 fingerprint (64 hex digits, colons optional)`),
+      invalid(
+        variable,
+        `'${raw}' is not a SHA-256 fingerprint (64 hex digits, colons optional; e.g. the output of ` +
+          "openssl x509 -noout -fingerprint -sha256)",
+      ),
     )
   }
   return Either.right(hex.toUpperCase().match(/../g)!.join(":"))
+}
+
+/** `name=FINGERPRINT`, or a bare fingerprint for every endpoint (`*`), in any pasted form. */
+const splitPin = (part: string): { readonly name: string; readonly value: string } => {
+  const eq = part.indexOf("=")
+  if (eq <= 0 || FINGERPRINT_PREFIX.test(part)) return { name: "*", value: part }
+  const name = part.slice(0, eq).trim()
+  // Endpoint names are node names or, with PROXMOX_HOST, host names and addresses.
+  return /^[A-Za-z0-9.:[\]-]+$/.test(name) ? { name, value: part.slice(eq + 1) } : { name: "*", value: part }
 }
 
 interface HostPort {
   readonly name: string
   readonly host: string
   readonly port: number
+}
+
+/**
+ * `PROXMOX_HOST`: a host name or address, or the URL people copy from the browser
+ * (`https://pve.lan:8006/`), whose port then wins over `PROXMOX_PORT` (a URL without a port means
+ * `PROXMOX_PORT`, 8006 by default, as PVE listens there). Credentials in the URL are
+ * refused without being shown: the token goes in PROXMOX_TOKEN_ID / PROXMOX_TOKEN_SECRET.
+ */
+export const parseHost = (
+  raw: string,
+  defaultPort: number,
+): Either.Either<{ readonly host: string; readonly port: number }, ConfigError.ConfigError> => {
+  const text = raw.trim()
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    let url: URL
+    try {
+      url = new URL(text)
+    } catch {
+      return Either.left(invalid("PROXMOX_HOST", "is neither a host name nor an https:// URL"))
+    }
+    if (url.username !== "" || url.password !== "") {
+      return Either.left(
+        invalid(
+          "PROXMOX_HOST",
+          "must not contain a user name or password; give the API token in PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET",
+        ),
+      )
+    }
+    if (url.protocol !== "https:") {
+      return Either.left(invalid("PROXMOX_HOST", `Proxmox VE's API is https only, not ${url.protocol}`))
+    }
+    if (!/^\/?(api2\/json\/?)?$/.test(url.pathname) || url.search !== "" || url.hash !== "") {
+      return Either.left(invalid("PROXMOX_HOST", `give the host (and port) only, e.g. https://${url.host}`))
+    }
+    return Either.right({
+      host: url.hostname.replace(/^\[|\]$/g, ""),
+      port: url.port === "" ? defaultPort : Number(url.port),
+    })
+  }
+  const host = text.replace(/^\[|\]$/g, "")
+  if (host === "" || /[\s/@]/.test(host))
+    return Either.left(invalid("PROXMOX_HOST", `'${raw}' is not a host name or address`))
+  return Either.right({ host, port: defaultPort })
 }
 
 /** `name:host:port,...`; IPv6 hosts in brackets (`pve1:[fd00::1]:8006`). */
@@ -146,9 +211,7 @@ const fingerprintsConfig = optionalString("PROXMOX_TLS_FINGERPRINTS").pipe(
       .split(",")
       .map((s) => s.trim())
       .filter((s) => s !== "")) {
-      const eq = part.indexOf("=")
-      const name = eq > 0 ? part.slice(0, eq) : "*"
-      const value = eq > 0 ? part.slice(eq + 1) : part
+      const { name, value } = splitPin(part)
       const fp = normalizeFingerprint("PROXMOX_TLS_FINGERPRINTS", value)
       if (Either.isLeft(fp)) return Either.left(fp.left)
       pins.set(name, fp.right)
@@ -281,10 +344,9 @@ export const proxmoxConfig: Config.Config<ProxmoxConfig> = Config.all({
           return Either.left(invalid("PROXMOX_NODE_TOKENS", `node '${unknown}' is not in PROXMOX_NODES`))
         }
       } else {
-        const hostName = host!.replace(/^\[|\]$/g, "")
-        if (/[\s/]/.test(hostName))
-          return Either.left(invalid("PROXMOX_HOST", `'${host}' is not a host name or address`))
-        hosts = [{ name: hostName, host: hostName, port }]
+        const parsed = parseHost(host!, port)
+        if (Either.isLeft(parsed)) return Either.left(parsed.left)
+        hosts = [{ name: parsed.right.host, ...parsed.right }]
       }
       for (const name of pins.keys()) {
         if (name !== "*" && !hosts.some((h) => h.name === name)) {
@@ -304,8 +366,9 @@ export const proxmoxConfig: Config.Config<ProxmoxConfig> = Config.all({
         if (tokenId === undefined) {
           return Either.left(
             invalid(
-              nodes === undefined ? "PROXMOX_TOKEN_NAME" : "PROXMOX_TOKEN_ID",
-              `no API token configured for '${h.name}'`,
+              "PROXMOX_TOKEN_ID",
+              `no API token configured for '${h.name}': set PROXMOX_TOKEN_ID=user@realm!tokenname ` +
+                `(or PROXMOX_USER, PROXMOX_REALM and PROXMOX_TOKEN_NAME${nodes === undefined ? "" : ", or PROXMOX_NODE_TOKENS"}) and PROXMOX_TOKEN_SECRET`,
             ),
           )
         }

@@ -279,6 +279,72 @@ describe("file sink continuity", () => {
   )
 })
 
+describe("a log file deleted or replaced while open", () => {
+  it.scopedLive("deleted: the next write recreates it, records that, and the chain goes on", () =>
+    Effect.gen(function* () {
+      const file = path.join(tempDir(), "audit.jsonl")
+      let before: ReadonlyArray<AuditRecord> = []
+      const { messages } = yield* captureLogs(
+        Effect.gen(function* () {
+          const { audit, close } = yield* openSink({ path: file })
+          for (let n = 0; n < 3; n++) yield* audit.write(readCall(n), { durable: true })
+          before = readRecords(file)
+          fs.unlinkSync(file)
+          yield* audit.write(readCall(3), { durable: true })
+          yield* audit.write(readCall(4))
+          yield* close
+        }),
+      )
+      expect(messages.join("\n")).toMatch(/audit\.jsonl was deleted while open; reopening it/)
+      const after = readRecords(file)
+      expect(after.map((r) => r.event)).toEqual(["audit.reopened", "tool.call", "tool.call"])
+      expect(after[0]).toMatchObject({ seq: 4, prev: before.at(-1)!.hash, principal: { role: "system" } })
+      expect(after[0]!.detail).toMatch(/deleted while the server had it open; records up to seq 3/)
+      expect(after.map((r) => r.seq)).toEqual([4, 5, 6])
+      expect((yield* Effect.promise(() => auditVerify([file], { partial: true }))).ok).toBe(true)
+      expect(readHead(file)).toEqual({ seq: 6, hash: after.at(-1)!.hash })
+    }),
+  )
+
+  it.scopedLive("moved away (an outside rotation): the chain spans the moved file and the new one", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const file = path.join(dir, "audit.jsonl")
+      const moved = path.join(dir, "audit.jsonl.old")
+      const { audit, close } = yield* openSink({ path: file })
+      for (let n = 0; n < 3; n++) yield* audit.write(readCall(n))
+      yield* audit.flush
+      fs.renameSync(file, moved)
+      fs.writeFileSync(file, "", { mode: 0o600 })
+      yield* audit.write(readCall(3), { durable: true })
+      yield* close
+      const records = readRecords(file)
+      expect(records[0]).toMatchObject({ event: "audit.reopened", seq: 4 })
+      expect(records[0]!.detail).toMatch(/was replaced/)
+      expect(readRecords(moved).map((r) => r.seq)).toEqual([1, 2, 3])
+      const verified = yield* Effect.promise(() => auditVerify([moved, file]))
+      expect(verified).toMatchObject({ ok: true })
+    }),
+  )
+
+  it.scopedLive("the whole directory deleted: it is created again", () =>
+    Effect.gen(function* () {
+      const dir = path.join(tempDir(), "logs")
+      const file = path.join(dir, "audit.jsonl")
+      const { audit, close } = yield* openSink({ path: file })
+      yield* audit.write(readCall(0), { durable: true })
+      fs.rmSync(dir, { recursive: true })
+      yield* audit.write(readCall(1), { durable: true })
+      yield* close
+      expect(readRecords(file).map((r) => [r.seq, r.event])).toEqual([
+        [2, "audit.reopened"],
+        [3, "tool.call"],
+      ])
+      expect(readHead(file)?.seq).toBe(3)
+    }),
+  )
+})
+
 describe("fail closed", () => {
   it.scopedLive("an unwritable path makes write and flush fail with AuditWriteError", () =>
     Effect.gen(function* () {

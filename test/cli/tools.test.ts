@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
+import { renderPermissions } from "../../src/cli/permissions.js"
 import { renderTools } from "../../src/cli/tools.js"
 import { builtin } from "../../src/tools/catalog.js"
 import { runCli } from "../support/cli.js"
@@ -58,6 +59,11 @@ describe("proxmox-mcp tools", () => {
   it("docs/tools.md is the generated catalog", async () => {
     const docs = fs.readFileSync(path.resolve(import.meta.dirname, "../../docs/tools.md"), "utf8")
     expect(docs).toContain(renderTools(entries, "markdown"))
+  })
+
+  it("docs/PERMISSIONS.md is the generated privilege table", () => {
+    const docs = fs.readFileSync(path.resolve(import.meta.dirname, "../../docs/PERMISSIONS.md"), "utf8")
+    expect(docs).toBe(renderPermissions(entries))
   })
 
   it("an unknown command or option is a usage error", async () => {

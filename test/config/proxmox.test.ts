@@ -67,6 +67,51 @@ describe("Proxmox connection config", () => {
   })
 
   it.each([
+    ["openssl's output", `sha256 Fingerprint=${FP}`],
+    ["openssl's output, upper case", `SHA256 Fingerprint=${FP}`],
+    ["pvenode cert info", `fingerprint : ${FP.toLowerCase()}`],
+    ["a sha256: prefix", `sha256:${FP.replace(/:/g, "")}`],
+    ["spaces between the pairs", FP.replace(/:/g, " ")],
+    ["per node, pasted whole", `pve.example.org=sha256 Fingerprint=${FP}`],
+  ])("accepts a fingerprint pasted as %s", (_, pasted) => {
+    const config = Either.getOrThrow(load(proxmoxConfig, { ...nandi, PROXMOX_TLS_FINGERPRINTS: pasted }))
+    expect(config.endpoints[0]!.fingerprint).toBe(FP)
+  })
+
+  it("takes PROXMOX_HOST as a URL copied from the browser", () => {
+    const at = (host: string, extra: Record<string, string> = {}) =>
+      Either.getOrThrow(load(proxmoxConfig, { ...nandi, PROXMOX_HOST: host, ...extra })).endpoints[0]!
+    expect(at("https://pve.lan:8006/")).toMatchObject({ host: "pve.lan", port: 8006 })
+    expect(at("https://pve.lan:8443")).toMatchObject({ host: "pve.lan", port: 8443 })
+    expect(at("https://pve.lan/api2/json", { PROXMOX_PORT: "9006" })).toMatchObject({ port: 9006 })
+    expect(at("https://[fd00::1]:8006")).toMatchObject({ host: "fd00::1", port: 8006 })
+    expect(errorOf({ ...nandi, PROXMOX_HOST: "http://pve.lan:8006" })).toMatch(/PROXMOX_HOST: .*https only/)
+    expect(errorOf({ ...nandi, PROXMOX_HOST: "https://pve.lan:8006/#v1:0:=qemu" })).toMatch(
+      /give the host \(and port\) only/,
+    )
+  })
+
+  it("never echoes a secret in a configuration error", () => {
+    const withPassword = errorOf({ ...nandi, PROXMOX_HOST: "https://root:S3cretPassw0rd@pve.lan:8006" })
+    expect(withPassword).toMatch(/PROXMOX_HOST: must not contain a user name or password/)
+    expect(withPassword).not.toContain("S3cretPassw0rd")
+    const inNodes = errorOf({
+      PROXMOX_NODES: "pve1:https://root:S3cretPassw0rd@pve.lan:8006",
+      PROXMOX_TOKEN_ID: "a@b!c",
+      PROXMOX_TOKEN_SECRET: "s",
+    })
+    expect(inNodes).toContain("PROXMOX_NODES")
+    expect(inNodes).not.toContain("S3cretPassw0rd")
+  })
+
+  it("a missing token names PROXMOX_TOKEN_ID and the other ways to give it", () => {
+    const { PROXMOX_USER: _u, PROXMOX_REALM: _r, PROXMOX_TOKEN_NAME: _n, ...noToken } = nandi
+    expect(errorOf(noToken)).toMatch(
+      /PROXMOX_TOKEN_ID: no API token configured for 'pve\.example\.org': set PROXMOX_TOKEN_ID=user@realm!tokenname/,
+    )
+  })
+
+  it.each([
     [{}, "PROXMOX_HOST"],
     [{ ...nandi, PROXMOX_NODES: "pve1:h:8006" }, "PROXMOX_NODES"],
     [{ ...nandi, PROXMOX_PORT: "80a" }, "PROXMOX_PORT"],

@@ -4,6 +4,7 @@
  * variables with its certificate pinned by fingerprint, shut down by SIGTERM. Everything that
  * needs no process of its own runs in-process, against the same server layer.
  */
+import * as fs from "node:fs"
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { RunningSimulator } from "../../src/simulator/index.js"
@@ -101,6 +102,15 @@ describe("proxmox-mcp demo over stdio", () => {
     // Aliases and legacy tools are callable but not listed unless PVE_LIST_ALIASES=true.
     expect(tools.map((t) => t.name)).not.toContain("stopVM")
     expect(tools.map((t) => t.name)).not.toContain("listVMs")
+  })
+
+  it("removes its temporary audit directory when it ends", async () => {
+    const match = /audit log: (\S+)\/audit\.jsonl \(removed on exit\)/.exec(session.stderr())
+    expect(match).not.toBeNull()
+    const dir = match![1]!
+    expect(fs.existsSync(dir)).toBe(true)
+    await session.client.close()
+    await eventually(() => !fs.existsSync(dir))
   })
 })
 
