@@ -112,6 +112,16 @@ export const serveHttp = (options: HttpServeOptions): Effect.Effect<number> => {
       )
       return 2
     }
+    if (
+      options.http.auth === "jwt" &&
+      !isLoopbackHost(options.http.host) &&
+      options.http.allowedHosts.length === 0
+    ) {
+      say(
+        "proxmox-mcp: configuration error:\nMCP_ALLOWED_HOSTS: required when MCP_HOST is not a loopback address (the names clients use; DNS-rebinding protection)",
+      )
+      return 2
+    }
     const directory = options.http.auth === "none" ? undefined : yield* directoryFor(options)
     return yield* Effect.gen(function* () {
       const server = yield* HttpEdge.HttpEdge
