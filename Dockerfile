@@ -22,7 +22,9 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 COPY --from=build /app/dist ./dist
 USER 1000:1000
 VOLUME ["/var/lib/proxmox-mcp"]
-# stdio by default (an MCP client runs `docker run -i ...`). The HTTP transport, with /health for a
-# HEALTHCHECK, is not part of this version.
+# stdio by default (an MCP client runs `docker run -i ...`). For the shared HTTP server run
+# `run --transport http` with the settings of deploy/compose.yaml (its health check calls /health;
+# there is none here because the stdio default has no port).
+EXPOSE 3000
 ENTRYPOINT ["node", "dist/bin/proxmox-mcp.js"]
 CMD ["run"]

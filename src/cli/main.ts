@@ -23,11 +23,15 @@ const USAGE = `proxmox-mcp ${VERSION}: MCP server for Proxmox VE
 Usage: proxmox-mcp <command> [options]
 
 Commands:
-  run [--transport stdio]     Serve MCP for the cluster configured by environment / config file (default)
-  demo                        Serve MCP against a built-in SIMULATED cluster; needs no configuration
+  run [--transport stdio|http]
+                              Serve MCP for the cluster configured by environment / config file (default)
+  demo [--transport stdio|http]
+                              Serve MCP against a built-in SIMULATED cluster; needs no configuration
+                              (http: prints a test token)
   simulator [--port N]        Run only the simulated cluster; prints {url, host, port, tokenId, tokenSecret, fingerprint, nodes}
   tools [--all] [--json|--markdown]
                               Print the tool catalog as exposed under the current policy (--all: every tool)
+  hash-password               Read a password (one line) on stdin; print its scrypt hash for MCP_USERS_FILE
   doctor [--json]             Check the configuration against the cluster (TLS, token, privileges, quorum, audit) and say what to fix
   setup [options]             Ask for (or take) host, token and tier; pin the certificate; write the config file and client configs
   bootstrap [--tier T] [--apply]
@@ -89,14 +93,20 @@ const tools = (args: ReadonlyArray<string>, env: Environment) => {
 
 /** `proxmox-mcp COMMAND --help`: each command's own usage. */
 const COMMAND_USAGE: Readonly<Record<string, string>> = {
-  run: `Usage: proxmox-mcp run [--transport stdio]
+  run: `Usage: proxmox-mcp run [--transport stdio|http]
 
-Serves MCP over stdio for the cluster configured by the environment (or PROXMOX_MCP_CONFIG).
+Serves MCP for the cluster configured by the environment (or PROXMOX_MCP_CONFIG): over stdio by
+default, or as an HTTP server (MCP_TRANSPORT=http; JWT_SECRET and users needed; README.md, HTTP server).
 Configuration: README.md, Configuration. Check it first with: proxmox-mcp doctor`,
-  demo: `Usage: proxmox-mcp demo [--transport stdio]
+  demo: `Usage: proxmox-mcp demo [--transport stdio|http]
 
 Serves MCP against a built-in SIMULATED three-node cluster; needs no configuration. Tier full
-unless PVE_ACCESS_TIER says otherwise; audit log in a temporary directory unless AUDIT_LOG_PATH.`,
+unless PVE_ACCESS_TIER says otherwise; audit log in a temporary directory unless AUDIT_LOG_PATH.
+Over http it prints a test token for user admin.`,
+  "hash-password": `Usage: proxmox-mcp hash-password < password-line
+
+Reads one line (the password; newline removed) on stdin and prints only its scrypt PHC hash,
+for the passwordHash of a user in MCP_USERS_FILE.`,
   simulator: `Usage: proxmox-mcp simulator [--port N] [--host H]
 
 Runs only the simulated cluster until Ctrl-C; prints one JSON line
@@ -137,6 +147,11 @@ const dispatch = (command: string, args: ReadonlyArray<string>, env: Environment
       return Effect.sync(() => tools(args, env))
     case "audit":
       return Effect.promise(() => runAuditCommand(args, env))
+    case "hash-password":
+      checkFlags(args, [])
+      return Effect.promise(() => import("./hash-password.js")).pipe(
+        Effect.flatMap((m) => m.hashPasswordCommand),
+      )
     case "help":
     case "--help":
     case "-h":

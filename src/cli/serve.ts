@@ -4,6 +4,7 @@
  * `McpServer`): no new calls, running calls finish within the grace period, their audit
  * records complete, then `server.stop`.
  */
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -62,16 +63,18 @@ export const serverLayer = (options: ServeOptions, redactor: RedactorService) =>
   )
 
 /** Serves over stdio until the client leaves or SIGTERM/SIGINT interrupts; then shuts down. */
-const serve = (options: ServeOptions): Effect.Effect<number> => {
-  // A server with nothing to offer is a configuration mistake, not a quiet success.
-  if (staticallyExposed(builtin.entries, options.policy).length === 0) {
-    return Effect.succeed(
-      configurationError(
+/** A server with nothing to offer is a configuration mistake, not a quiet success. */
+const nothingExposed = (options: ServeOptions): number | undefined =>
+  staticallyExposed(builtin.entries, options.policy).length === 0
+    ? configurationError(
         `the policy exposes no tool under PVE_ACCESS_TIER=${options.policy.tier}: PVE_CATEGORIES, ` +
           "PVE_MODULES, PVE_TOOL_WHITELIST and PVE_TOOL_BLACKLIST leave nothing (see `proxmox-mcp tools --all`)",
-      ),
-    )
-  }
+      )
+    : undefined
+
+const serve = (options: ServeOptions): Effect.Effect<number> => {
+  const refused = nothingExposed(options)
+  if (refused !== undefined) return Effect.succeed(refused)
   // One redactor for the audit log, stderr and tool results; it knows the configured secrets.
   const redactor = makeRedactor({
     knownSecrets: [...options.proxmox.endpoints.map((e) => e.tokenSecret), options.audit.hmacKey],
@@ -98,9 +101,27 @@ const serve = (options: ServeOptions): Effect.Effect<number> => {
   )
 }
 
-const checkTransport = (transport: string) => {
-  if (transport !== "stdio")
-    throw new UsageError(`transport '${transport}' is not available yet in this version; use stdio`)
+const checkTransport = (transport: string): "stdio" | "http" => {
+  if (transport !== "stdio" && transport !== "http")
+    throw new UsageError(`transport '${transport}' is not known; use stdio or http`)
+  return transport
+}
+
+/** The HTTP server, loaded only for `--transport http` (the stdio path never imports it). */
+const serveOverHttp = (options: ServeOptions, env: Environment, demoUser?: string): Effect.Effect<number> => {
+  const refused = nothingExposed(options)
+  if (refused !== undefined) return Effect.succeed(refused)
+  return Effect.promise(() => Promise.all([import("../config/http.js"), import("./http.js")])).pipe(
+    Effect.flatMap(([config, http]) => {
+      const settings = load(env, Config.all({ http: config.httpConfig, auth: config.authConfig }))
+      if (settings._tag === "Left") return Effect.succeed(configurationError(settings.left))
+      return http.serveHttp({
+        ...options,
+        ...settings.right,
+        ...(demoUser === undefined ? {} : { demoUser }),
+      })
+    }),
+  )
 }
 
 const warnInsecure = (proxmox: ProxmoxConfig) => {
@@ -127,9 +148,9 @@ export const run = (args: ReadonlyArray<string>, env: Environment): Effect.Effec
       }),
     )
     if (config._tag === "Left") return Effect.succeed(configurationError(config.left))
-    checkTransport(flagValue(args, "--transport") ?? config.right.server.transport)
+    const transport = checkTransport(flagValue(args, "--transport") ?? config.right.server.transport)
     warnInsecure(config.right.proxmox)
-    return serve(config.right)
+    return transport === "http" ? serveOverHttp(config.right, env) : serve(config.right)
   })
 
 /** The simulator (and its certificate code) is loaded only by the commands that use it. */
@@ -144,7 +165,7 @@ export const simulatorResource = (
 export const demo = (args: ReadonlyArray<string>, env: Environment): Effect.Effect<number> =>
   Effect.suspend(() => {
     checkFlags(args, ["--transport"])
-    checkTransport(flagValue(args, "--transport") ?? "stdio")
+    const transport = checkTransport(flagValue(args, "--transport") ?? "stdio")
     // The demo never talks to a real cluster: only policy, server and audit settings apply. It
     // runs with tier full so every tool can be tried, unless PVE_ACCESS_TIER says otherwise, and
     // audits into a temporary directory unless AUDIT_LOG_PATH is set; that directory is removed
@@ -179,19 +200,29 @@ export const demo = (args: ReadonlyArray<string>, env: Environment): Effect.Effe
             ` nodes: ${sim.nodes.join(", ")}   API: ${sim.url} (certificate pinned)`,
             ` access tier: ${settings.right.policy.tier}   confirm mode: ${settings.right.policy.confirmMode}`,
             ` audit log: ${settings.right.audit.path}${temporary === undefined ? "" : " (removed on exit)"}`,
-            " This process speaks MCP on stdin/stdout. Try it with an MCP client, e.g.:",
-            "   npx @modelcontextprotocol/inspector node dist/bin/proxmox-mcp.js demo",
+            transport === "http"
+              ? " This process speaks MCP over HTTP; a test token follows once it listens."
+              : " This process speaks MCP on stdin/stdout. Try it with an MCP client, e.g.:",
+            transport === "http"
+              ? "   (a new token each start; JWT_SECRET is random unless set)"
+              : "   npx @modelcontextprotocol/inspector node dist/bin/proxmox-mcp.js demo",
             "==================================================================",
           ].join("\n"),
         )
-        return yield* serve({
+        const options: ServeOptions = {
           ...settings.right,
           // The simulated cluster has no SSH: its remote tools stay hidden.
           policy: { ...settings.right.policy, sshConfigured: false },
           proxmox: simulatorConfig(sim),
           instructions:
             "This server is connected to a SIMULATED Proxmox VE cluster (demo mode): every operation is safe to try.",
-        })
+        }
+        if (transport === "stdio") return yield* serve(options)
+        const httpEnv: Environment = {
+          ...demoEnv,
+          JWT_SECRET: env.JWT_SECRET ?? crypto.randomBytes(32).toString("base64url"),
+        }
+        return yield* serveOverHttp(options, httpEnv, "admin")
       }),
     )
   })

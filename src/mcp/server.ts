@@ -24,13 +24,16 @@ import {
   GetPromptRequestSchema,
   isJSONRPCNotification,
   ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
   ListToolsRequestSchema,
   McpError,
   type Tool as McpTool,
   type RequestId,
   type ServerNotification,
   type ServerRequest,
+  SetLevelRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js"
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv-provider.js"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -205,6 +208,9 @@ export const make = (
     const calls = yield* Scope.extend(FiberSet.make<Envelope>(), callsScope)
     const fork = yield* FiberSet.runtime(calls)<ServerServices>()
     const servers = new Set<Server>()
+    // One validator for every connection: the SDK builds an Ajv instance per Server otherwise
+    // (about half a megabyte for each HTTP session).
+    const jsonSchemaValidator = new AjvJsonSchemaValidator()
     let closing = false
 
     // Registered after the calls' scope, so it runs first: calls are drained before anything
@@ -245,11 +251,16 @@ export const make = (
         const server = new Server(
           { name: SERVER_NAME, version: options.version },
           {
+            // Logging: clients may set a level (the server logs to stderr, not to the client).
+            // Resources: none yet, declared so clients and the conformance suite can list them.
             capabilities: {
               tools: { listChanged: toolMode === "toolsets" },
               prompts: { listChanged: false },
+              logging: {},
+              resources: {},
             },
             ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
+            jsonSchemaValidator,
           },
         )
 
@@ -259,6 +270,9 @@ export const make = (
           catalog.entries.filter(
             (entry) => !isDeprecated(entry) && policy.hiddenBy(entry, principal) === undefined,
           )
+
+        server.setRequestHandler(SetLevelRequestSchema, () => ({}))
+        server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: [] }))
 
         server.setRequestHandler(ListToolsRequestSchema, (_request, extra) => {
           const principal = connection.principalOf(extra)
