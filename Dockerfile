@@ -2,15 +2,17 @@
 # read-only root filesystem (the audit log goes to the /var/lib/proxmox-mcp volume).
 # CI runs the same install steps without Docker: scripts/check-runtime-install.sh.
 
-FROM node:20-bookworm-slim AS build
+# Node 24: the active LTS line (Node 20 reached its end of life in April 2026).
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
 # npm ci installs the committed lock exactly and runs the "prepare" script, which compiles src/
 # to dist/ and bundles the binary (dist/bin).
 RUN npm ci --no-audit --no-fund
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     XDG_STATE_HOME=/var/lib/proxmox-mcp
 WORKDIR /app

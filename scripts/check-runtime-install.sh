@@ -5,10 +5,18 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# Build stage: exactly the files the Dockerfile copies must be enough to build dist/.
+build="$work/build"
+mkdir -p "$build/scripts"
+cp "$root/package.json" "$root/package-lock.json" "$root/tsconfig.json" "$root/tsconfig.build.json" "$build/"
+cp -r "$root/src" "$build/src"
+cp "$root/scripts/bundle.mjs" "$build/scripts/bundle.mjs"
+(cd "$build" && npm ci --no-audit --no-fund --loglevel=error)
+# Runtime stage: production dependencies without scripts, plus the built dist/.
 cp "$root/package.json" "$root/package-lock.json" "$work/"
 cd "$work"
 npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
-cp -r "$root/dist" ./dist
+cp -r "$build/dist" ./dist
 node dist/bin/proxmox-mcp.js --version
 node dist/bin/proxmox-mcp.js tools --all --json > tools.json
 node -e 'const t = require("./tools.json"); if (!Array.isArray(t) || t.length === 0) process.exit(1); console.log(`runtime install OK: ${t.length} tool names`)'
