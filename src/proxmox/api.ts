@@ -35,6 +35,7 @@ import { type InvalidInput, OutcomeUnknown, ProxmoxError, type ProxmoxErrorCode 
 import type { HttpMethod } from "../domain/tool.js"
 import { spanWhenTraced } from "../domain/tracing.js"
 import { buildPath, type PathParams } from "./path.js"
+import { probeTls } from "./probe.js"
 import { wasUnsent } from "./unsent.js"
 
 export type { HttpMethod } from "../domain/tool.js"
@@ -278,6 +279,24 @@ export const make = (config: ProxmoxConfig) =>
     const client = HttpClient.withTracerPropagation(yield* HttpClient.HttpClient, false)
     const upstream = yield* UpstreamLog
     const readDeadlineMs = config.readDeadlineMs ?? DEFAULT_READ_DEADLINE_MS
+    /** What to pin for an endpoint whose certificate was refused: the fingerprint it shows now. */
+    const pinHint = (endpoint: ProxmoxEndpoint) =>
+      Effect.map(
+        probeTls({
+          host: endpoint.host,
+          port: endpoint.port,
+          timeoutMs: 5_000,
+          ...(config.tls.ca === undefined ? {} : { ca: config.tls.ca }),
+        }),
+        (probe) =>
+          probe._tag !== "Handshake"
+            ? undefined
+            : `The certificate's SHA-256 fingerprint is ${probe.fingerprint}. If you trust it (compare with ` +
+              "the web UI: node > System > Certificates), pin it: PROXMOX_TLS_FINGERPRINTS=" +
+              `${config.endpoints.length === 1 ? "" : `${endpoint.name}=`}${probe.fingerprint}` +
+              " (proxmox-mcp doctor checks the whole setup).",
+      )
+
     // The endpoint that answered last is tried first for requests not bound to a node.
     let preferred = 0
 
@@ -322,6 +341,28 @@ export const make = (config: ProxmoxConfig) =>
             }
             return fail(transport.code, transport.message, { notSent: transport.notSent })
           }),
+          // A refused certificate: look at it (one more handshake, on this failure only) and say
+          // exactly what to pin, the first thing almost every new user needs.
+          Effect.catchIf(
+            (error): error is ProxmoxError =>
+              error instanceof ProxmoxError && error.code === "TLS_ERROR" && error.notSent === true,
+            (error) =>
+              Effect.flatMap(pinHint(endpoint), (hint) =>
+                Effect.fail(
+                  hint === undefined
+                    ? error
+                    : new ProxmoxError({
+                        code: error.code,
+                        message: error.message,
+                        method: error.method,
+                        path: error.path,
+                        endpoint: error.endpoint,
+                        notSent: true,
+                        hint,
+                      }),
+                ),
+              ),
+          ),
         )
         const text = yield* response.text.pipe(
           Effect.mapError((error) =>

@@ -52,6 +52,10 @@ describe("TLS", () => {
       const error = await failure(rt, { method: "GET", path: "/nodes" })
       expect(error).toMatchObject({ _tag: "ProxmoxError", code: "TLS_ERROR" })
       expect(error.message).toContain("pinned")
+      // The hint names the certificate the endpoint shows and the exact line to pin it.
+      expect((error as { hint?: string }).hint).toMatch(
+        new RegExp(`PROXMOX_TLS_FINGERPRINTS=(pve\\d=)?${sim.fingerprint}`),
+      )
       expect(sim.cluster.requests).toHaveLength(0)
     } finally {
       await rt.dispose()
@@ -61,7 +65,9 @@ describe("TLS", () => {
   it("rejects a self-signed certificate without a pin or CA", async () => {
     const rt = runtimeFor(configFor(sim, { endpoint: { fingerprint: undefined as unknown as string } }))
     try {
-      expect(await failure(rt, { method: "GET", path: "/nodes" })).toMatchObject({ code: "TLS_ERROR" })
+      const error = await failure(rt, { method: "GET", path: "/nodes" })
+      expect(error).toMatchObject({ code: "TLS_ERROR" })
+      expect((error as { hint?: string }).hint).toContain(`fingerprint is ${sim.fingerprint}`)
       expect(sim.cluster.requests).toHaveLength(0)
     } finally {
       await rt.dispose()
