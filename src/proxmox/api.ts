@@ -26,6 +26,7 @@ import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
+import * as LogLevel from "effect/LogLevel"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
@@ -279,6 +280,26 @@ export const make = (config: ProxmoxConfig) =>
     const client = HttpClient.withTracerPropagation(yield* HttpClient.HttpClient, false)
     const upstream = yield* UpstreamLog
     const readDeadlineMs = config.readDeadlineMs ?? DEFAULT_READ_DEADLINE_MS
+    /**
+     * With LOG_LEVEL=debug, one line per request sent: method, path template with its values,
+     * status (0: no answer), duration and endpoint. Never parameters or headers (they may hold
+     * secrets); the line is not even built at other levels.
+     */
+    const logUpstream = (
+      endpoint: ProxmoxEndpoint,
+      method: string,
+      path: string,
+      status: number,
+      startedAt: number,
+    ) =>
+      Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (level) =>
+        LogLevel.greaterThan(level, LogLevel.Debug)
+          ? Effect.void
+          : Effect.logDebug(`upstream ${method} ${path} -> ${status}`).pipe(
+              Effect.annotateLogs({ endpoint: endpoint.name, status, durationMs: Date.now() - startedAt }),
+            ),
+      )
+
     /** What to pin for an endpoint whose certificate was refused: the fingerprint it shows now. */
     const pinHint = (endpoint: ProxmoxEndpoint) =>
       Effect.map(
@@ -311,7 +332,9 @@ export const make = (config: ProxmoxConfig) =>
       // What Proxmox answered, if anything: every attempt is recorded for the audit, also one
       // that timed out, lost its connection or was interrupted (status 0).
       let answer: { readonly status: number; readonly upid?: string } | undefined
+      let startedAt = 0
       return Effect.gen(function* () {
+        startedAt = Date.now()
         const mutation = request.method !== "GET"
         const url = `${baseUrl(endpoint)}${path}`
         const params = encodeParams(request.params)
@@ -439,13 +462,16 @@ export const make = (config: ProxmoxConfig) =>
                 }),
         }),
         Effect.onExit(() =>
-          upstream.record({
-            node: endpoint.name,
-            method: request.method,
-            path,
-            status: answer?.status ?? 0,
-            ...answer,
-          }),
+          Effect.zipRight(
+            upstream.record({
+              node: endpoint.name,
+              method: request.method,
+              path,
+              status: answer?.status ?? 0,
+              ...answer,
+            }),
+            logUpstream(endpoint, request.method, path, answer?.status ?? 0, startedAt),
+          ),
         ),
       )
     }

@@ -62,6 +62,8 @@ describe("secrets stay out of the audit log and stderr", () => {
     const stderr = stderrOf()
     // LOG_LEVEL=debug logs every call with its arguments: the check below has something to check.
     expect(stderr).toContain("tool call pve_get_node_status")
+    // ... and every request sent upstream: method, path, status, duration, endpoint.
+    expect(stderr).toMatch(/upstream GET \/nodes -> 200.*"durationMs"/)
 
     const files = fs.readdirSync(dir).map((f) => path.join(dir, f))
     const audit = files.map((f) => fs.readFileSync(f, "utf8")).join("\n")
