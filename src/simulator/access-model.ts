@@ -158,8 +158,20 @@ export class AccessModel {
 
   addRole(roleid: string, privileges: ReadonlyArray<string>) {
     if (this.roles.has(roleid)) throw serverError(`role '${roleid}' already exists`)
+    const unknown = privileges.find((privilege) => !ALL_PRIVILEGES.includes(privilege))
+    if (unknown !== undefined) throw serverError(`invalid privilege name '${unknown}'`)
     this.roles.set(roleid, new Set(privileges))
     this.customRoles.add(roleid)
+  }
+
+  /** PUT /access/roles/{roleid}: replaces the privileges (or adds to them); built-in roles are fixed. */
+  updateRole(roleid: string, privileges: ReadonlyArray<string>, append: boolean) {
+    const current = this.roles.get(roleid)
+    if (current === undefined) throw serverError(`role '${roleid}' does not exist`)
+    if (!this.customRoles.has(roleid)) throw serverError(`cannot modify special role '${roleid}'`)
+    const unknown = privileges.find((privilege) => !ALL_PRIVILEGES.includes(privilege))
+    if (unknown !== undefined) throw serverError(`invalid privilege name '${unknown}'`)
+    this.roles.set(roleid, new Set(append ? [...current, ...privileges] : privileges))
   }
 
   addUser(user: SimUser) {

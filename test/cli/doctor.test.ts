@@ -166,6 +166,49 @@ describe("proxmox-mcp bootstrap", () => {
   })
 })
 
+describe("bootstrap --apply, then doctor", () => {
+  it.each(["read-only", "read-execute", "full"])(
+    "tier %s: the token bootstrap creates is exactly enough for doctor",
+    async (tier) => {
+      const env = { ...baseEnv(), PVE_MODULE_MODE: "advanced" }
+      const applied = await runCli(["bootstrap", "--tier", tier, "--user", `mcp-${tier}@pve`, "--apply"], {
+        ...env,
+        PROXMOX_BOOTSTRAP_TOKEN_ID: sim.tokenId,
+        PROXMOX_BOOTSTRAP_TOKEN_SECRET: sim.tokenSecret,
+      })
+      expect(applied.status, applied.stderr).toBe(0)
+      const tokenId = /^PROXMOX_TOKEN_ID=(.+)$/m.exec(applied.stdout)?.[1]
+      const secret = /^PROXMOX_TOKEN_SECRET=(.+)$/m.exec(applied.stdout)?.[1]
+      expect(tokenId).toBe(`mcp-${tier}@pve!mcp`)
+      const withToken = { ...env, PROXMOX_TOKEN_ID: tokenId!, PROXMOX_TOKEN_SECRET: secret! }
+      const report = await doctor({ ...withToken, PVE_ACCESS_TIER: tier })
+      expect(report.check("privileges").status, report.check("privileges").message).toBe("ok")
+      expect(report.status).toBe(0)
+      // One tier up, the same token falls short and doctor says what is missing.
+      if (tier !== "full") {
+        const above = tier === "read-only" ? "read-execute" : "full"
+        const short = await doctor({ ...withToken, PVE_ACCESS_TIER: above })
+        expect(short.status).toBe(1)
+        expect(short.check("privileges").status).toBe("fail")
+      }
+    },
+  )
+
+  it("a second run updates the role instead of failing on it", async () => {
+    const env = {
+      ...baseEnv(),
+      PROXMOX_BOOTSTRAP_TOKEN_ID: sim.tokenId,
+      PROXMOX_BOOTSTRAP_TOKEN_SECRET: sim.tokenSecret,
+    }
+    expect(
+      (await runCli(["bootstrap", "--user", "twice@pve", "--token", "one", "--apply"], env)).status,
+    ).toBe(0)
+    const again = await runCli(["bootstrap", "--user", "twice@pve", "--token", "two", "--apply"], env)
+    expect(again.status, again.stderr).toBe(0)
+    expect(again.stderr).toMatch(/role ProxmoxMCP-read-only existed: set its privileges/)
+  })
+})
+
 describe("an empty policy", () => {
   it("refuses to start run and demo, naming the variables", async () => {
     const run = await runCli(["run"], { ...baseEnv(), PVE_CATEGORIES: "remote" })

@@ -22,6 +22,10 @@ const onRealm =
     const userid = String(raw.userid)
     return { path: `/access/realm/${userid.slice(userid.lastIndexOf("@") + 1)}`, privilege }
   }
+/** `pve-priv-list`: privileges separated by commas, semicolons or spaces. */
+const privilegeList = (text: string | undefined): ReadonlyArray<string> =>
+  (text ?? "").split(/[,;\s]+/).filter((privilege) => privilege !== "")
+
 const onGroups = (privilege: string) => (): Permission => ({ path: "/access/groups", privilege })
 
 /**
@@ -241,6 +245,29 @@ export const accessRoutes: ReadonlyArray<Route> = [
           special: cluster.access.customRoles.has(roleid) ? 0 : 1,
         })),
       ),
+  },
+  {
+    // What `bootstrap --apply` creates: a role with exactly a tier's privileges.
+    method: "POST",
+    path: "/access/roles",
+    permission: () => ({ path: "/access", privilege: "Sys.Modify" }),
+    handle: ({ cluster, params }) => {
+      cluster.access.addRole(str(params, "roleid"), privilegeList(optStr(params, "privs")))
+      return reply(null)
+    },
+  },
+  {
+    method: "PUT",
+    path: "/access/roles/{roleid}",
+    permission: () => ({ path: "/access", privilege: "Sys.Modify" }),
+    handle: ({ cluster, params }) => {
+      cluster.access.updateRole(
+        str(params, "roleid"),
+        privilegeList(optStr(params, "privs")),
+        optBool(params, "append") === true,
+      )
+      return reply(null)
+    },
   },
   {
     method: "GET",
