@@ -8,6 +8,7 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { SSH_DISABLED } from "../../src/config/ssh.js"
 import type { RunningSimulator } from "../../src/simulator/index.js"
+import { builtin } from "../../src/tools/catalog.js"
 import { eventually, startTestCluster } from "../support/cluster.js"
 import { connectInProcess } from "../support/server.js"
 import { makeUserKey, type Sshd, sshdAvailable, startSshd } from "../support/sshd.js"
@@ -41,6 +42,51 @@ describe.skipIf(!sshdAvailable)("remote tools over MCP", () => {
     expect(names).toContain("pve_list_nodes")
     expect(names.filter((n) => n.includes("container") && n.includes("exec"))).toEqual([])
     expect(names).not.toContain("pve_get_host_versions")
+  })
+
+  it("discovery mode reaches every remote tool: search, describe, call as a direct call does", async () => {
+    const user = os.userInfo().username
+    const server = await connectInProcess(sim, {
+      env: {
+        ...policyEnv,
+        PVE_TOOL_MODE: "discovery",
+        PROXMOX_SSH_KEY_PATH: key.path,
+        PROXMOX_SSH_HOST: `${user}@127.0.0.1:${sshd.port}`,
+      },
+      ssh: {
+        settings: {
+          ...SSH_DISABLED,
+          strategy: "direct",
+          entry: { host: "127.0.0.1", port: sshd.port, user },
+          keyPath: key.path,
+          knownHostsPath: path.join(dir, "known_hosts"),
+          nodeName: "pve1",
+        },
+      },
+    })
+    type Envelope = { ok: boolean; data?: unknown; error?: unknown; meta?: unknown }
+    const call = async (name: string, args: Record<string, unknown>) =>
+      (await server.client.callTool({ name, arguments: args })).structuredContent as Envelope
+    try {
+      const remote = builtin.entries.filter((e) => e.aliasFor === undefined && e.tool.category === "remote")
+      expect(remote.length).toBeGreaterThanOrEqual(11)
+      for (const { name } of remote) {
+        const found = (await call("pve_search_tools", { query: name, limit: 3 })).data as Array<{
+          name: string
+        }>
+        expect(found[0]?.name, `search ${name}`).toBe(name)
+        expect(await call("pve_describe_tool", { name }), `describe ${name}`).toMatchObject({ ok: true })
+        // Arguments a remote tool refuses before it connects: the same refusal both ways.
+        const { meta: _a, ...through } = await call("pve_call_tool", {
+          name,
+          arguments: { ctid: "x", node: "-" },
+        })
+        const { meta: _b, ...direct } = await call(name, { ctid: "x", node: "-" })
+        expect(through, `call ${name}`).toEqual(direct)
+      }
+    } finally {
+      await server.close()
+    }
   })
 
   it("a client's cancellation closes the SSH channel and is audited as CANCELLED", async () => {
