@@ -35,21 +35,13 @@ describe.skipIf(!sshdAvailable)("remote tools over MCP", () => {
 
   const policyEnv = { PVE_ACCESS_TIER: "full", PVE_MODULE_MODE: "advanced", PVE_CONFIRM_MODE: "argument" }
 
-  it("lists the remote tools only when SSH is configured", async () => {
-    const without = await connectInProcess(sim, { env: policyEnv })
-    const names = (await without.client.listTools()).tools.map((t) => t.name)
-    await without.close()
-    expect(names).toContain("pve_list_nodes")
-    expect(names.filter((n) => n.includes("container") && n.includes("exec"))).toEqual([])
-    expect(names).not.toContain("pve_get_host_versions")
-  })
-
-  it("discovery mode reaches every remote tool: search, describe, call as a direct call does", async () => {
+  /** A server with SSH configured for the test sshd, directly to it. */
+  const withSsh = (env: Record<string, string> = {}) => {
     const user = os.userInfo().username
-    const server = await connectInProcess(sim, {
+    return connectInProcess(sim, {
       env: {
         ...policyEnv,
-        PVE_TOOL_MODE: "discovery",
+        ...env,
         PROXMOX_SSH_KEY_PATH: key.path,
         PROXMOX_SSH_HOST: `${user}@127.0.0.1:${sshd.port}`,
       },
@@ -64,6 +56,19 @@ describe.skipIf(!sshdAvailable)("remote tools over MCP", () => {
         },
       },
     })
+  }
+
+  it("lists the remote tools only when SSH is configured", async () => {
+    const without = await connectInProcess(sim, { env: policyEnv })
+    const names = (await without.client.listTools()).tools.map((t) => t.name)
+    await without.close()
+    expect(names).toContain("pve_list_nodes")
+    expect(names.filter((n) => n.includes("container") && n.includes("exec"))).toEqual([])
+    expect(names).not.toContain("pve_get_host_versions")
+  })
+
+  it("discovery mode reaches every remote tool: search, describe, call as a direct call does", async () => {
+    const server = await withSsh({ PVE_TOOL_MODE: "discovery" })
     type Envelope = { ok: boolean; data?: unknown; error?: unknown; meta?: unknown }
     const call = async (name: string, args: Record<string, unknown>) =>
       (await server.client.callTool({ name, arguments: args })).structuredContent as Envelope
@@ -90,24 +95,7 @@ describe.skipIf(!sshdAvailable)("remote tools over MCP", () => {
   })
 
   it("a client's cancellation closes the SSH channel and is audited as CANCELLED", async () => {
-    const user = os.userInfo().username
-    const server = await connectInProcess(sim, {
-      env: {
-        ...policyEnv,
-        PROXMOX_SSH_KEY_PATH: key.path,
-        PROXMOX_SSH_HOST: `${user}@127.0.0.1:${sshd.port}`,
-      },
-      ssh: {
-        settings: {
-          ...SSH_DISABLED,
-          strategy: "direct",
-          entry: { host: "127.0.0.1", port: sshd.port, user },
-          keyPath: key.path,
-          knownHostsPath: path.join(dir, "known_hosts"),
-          nodeName: "pve1",
-        },
-      },
-    })
+    const server = await withSsh()
     try {
       const names = (await server.client.listTools()).tools.map((t) => t.name)
       expect(names).toEqual(expect.arrayContaining(["pve_exec_in_container", "pve_get_host_versions"]))
