@@ -2,7 +2,7 @@
  * Embedding proxmox-mcp in an Effect application: compose the tool layers with an audit sink, a
  * redactor and an HTTP client, then call built-in tools with their own result and error types.
  * Here against the built-in simulated cluster; point `proxmox` at a real one the same way
- * (or use `toolLayerConfig()`, `proxmoxHttpClientLayerConfig` and `redactorLayerConfig` to read
+ * (or use `toolLayerConfig()`, `proxmoxTransportLayerConfig` and `redactorLayerConfig` to read
  * the PROXMOX_* and PVE_* variables).
  *
  * `npm run typecheck` checks this file; test/examples/embed.test.ts runs it.
@@ -17,7 +17,7 @@ import {
   layerMemory,
   makeRedactor,
   type ProxmoxConfig,
-  proxmoxHttpClientLayer,
+  proxmoxTransportLayer,
   Redactor,
   toolLayer,
 } from "../src/index.js"
@@ -37,7 +37,7 @@ const proxmox = (config: ProxmoxConfig) => {
   const redactor = makeRedactor({ knownSecrets: config.endpoints.map((e) => e.tokenSecret) })
   return toolLayer(config, DEFAULT_POLICY).pipe(
     Layer.provideMerge(Layer.mergeAll(layerMemory({ redactor }), Layer.succeed(Redactor, redactor))),
-    Layer.provide(proxmoxHttpClientLayer(config)),
+    Layer.provide(proxmoxTransportLayer(config)),
   )
 }
 

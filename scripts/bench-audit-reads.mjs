@@ -17,7 +17,7 @@ import { LOCAL_PRINCIPAL } from "../dist/domain/principal.js"
 import { Redactor } from "../dist/domain/redact.js"
 import { toolLayer } from "../dist/layers.js"
 import { DEFAULT_POLICY } from "../dist/policy/settings.js"
-import { proxmoxHttpClientLayer } from "../dist/proxmox/agent.js"
+import { proxmoxTransportLayer } from "../dist/proxmox/transport.js"
 import { ToolCall } from "../dist/tools/call.js"
 import { builtin } from "../dist/tools/catalog.js"
 import { invoke } from "../dist/tools/invoke.js"
@@ -44,7 +44,7 @@ export const measureAuditCost = async ({ info, vmids, calls, rounds, dir, concur
       toolLayer(config, DEFAULT_POLICY).pipe(
         Layer.provideMerge(auditLayer),
         Layer.provideMerge(Redactor.default),
-        Layer.provide(proxmoxHttpClientLayer(config)),
+        Layer.provide(proxmoxTransportLayer(config)),
         Layer.orDie,
       ),
     )

@@ -28,7 +28,7 @@ import { LOCAL_PRINCIPAL } from "../dist/domain/principal.js"
 import { Redactor } from "../dist/domain/redact.js"
 import { toolLayer } from "../dist/layers.js"
 import { DEFAULT_POLICY } from "../dist/policy/settings.js"
-import { proxmoxHttpClientLayer } from "../dist/proxmox/agent.js"
+import { proxmoxTransportLayer } from "../dist/proxmox/transport.js"
 import { startSimulator } from "../dist/simulator/index.js"
 import { ToolCall } from "../dist/tools/call.js"
 import { builtin } from "../dist/tools/catalog.js"
@@ -86,7 +86,7 @@ const runtimeWith = (auditLayer) =>
     toolLayer(config, policy).pipe(
       Layer.provideMerge(auditLayer),
       Layer.provideMerge(Redactor.default),
-      Layer.provide(proxmoxHttpClientLayer(config)),
+      Layer.provide(proxmoxTransportLayer(config)),
       Layer.orDie,
     ),
   )

@@ -15,10 +15,10 @@ import { Redactor } from "./domain/redact.js"
 import { makeToolNames } from "./policy/names.js"
 import * as Policy from "./policy/policy.js"
 import type { PolicySettings } from "./policy/settings.js"
-import { proxmoxHttpClientLayer } from "./proxmox/agent.js"
 import * as ProxmoxApi from "./proxmox/api.js"
 import * as NodeRegistry from "./proxmox/registry.js"
 import * as Tasks from "./proxmox/tasks.js"
+import { proxmoxTransportLayer } from "./proxmox/transport.js"
 import * as Remote from "./ssh/remote.js"
 import * as Ssh from "./ssh/ssh.js"
 import * as Catalog from "./tools/catalog.js"
@@ -76,7 +76,7 @@ export const redactorLayerConfig = Redactor.layerConfig(proxmoxConfig, (config) 
 )
 
 export const liveProxmoxLayer = (config: ProxmoxConfig, registry: NodeRegistry.RegistryOptions = {}) =>
-  proxmoxLayer(config, registry).pipe(Layer.provide(proxmoxHttpClientLayer(config)))
+  proxmoxLayer(config, registry).pipe(Layer.provide(proxmoxTransportLayer(config)))
 
 const levels: Record<(typeof LogLevels)[number], LogLevel.LogLevel> = {
   trace: LogLevel.Trace,

@@ -19,9 +19,10 @@ import { Redactor } from "../src/domain/redact.js"
 import { redactorLayerConfig, toolLayerConfig } from "../src/layers.js"
 import { makeToolNames } from "../src/policy/names.js"
 import * as Policy from "../src/policy/policy.js"
-import { proxmoxHttpClientLayerConfig } from "../src/proxmox/agent.js"
 import * as ProxmoxApi from "../src/proxmox/api.js"
 import * as NodeRegistry from "../src/proxmox/registry.js"
+import { proxmoxTransportLayerConfig } from "../src/proxmox/transport.js"
+import { httpClientTransportLayer } from "../src/proxmox/transport-http-client.js"
 import { type RunningSimulator, startSimulator } from "../src/simulator/index.js"
 import * as Catalog from "../src/tools/catalog.js"
 import { callTool } from "../src/tools/client.js"
@@ -45,7 +46,14 @@ describe("layerConfig variants", () => {
   it.effect("ProxmoxApi.layerConfig fails naming the missing variable", () =>
     Effect.gen(function* () {
       const message = yield* configErrorOf(
-        ProxmoxApi.layerConfig.pipe(Layer.provide(Layer.merge(FetchHttpClient.layer, UpstreamLog.layer))),
+        ProxmoxApi.layerConfig.pipe(
+          Layer.provide(
+            Layer.merge(
+              httpClientTransportLayer.pipe(Layer.provide(FetchHttpClient.layer)),
+              UpstreamLog.layer,
+            ),
+          ),
+        ),
         {},
       )
       expect(message).toContain("PROXMOX_HOST")
@@ -133,7 +141,7 @@ describe("the tool layers read from configuration", () => {
       )
       const layer = toolLayerConfig().pipe(
         Layer.provideMerge(Layer.mergeAll(layerMemory(), redactorLayerConfig)),
-        Layer.provide(proxmoxHttpClientLayerConfig),
+        Layer.provide(proxmoxTransportLayerConfig),
       )
       yield* Effect.gen(function* () {
         const nodes = yield* callTool(Catalog.toolNamed("pve_list_nodes"), {})

@@ -15,8 +15,8 @@ import { ProxmoxError } from "../domain/errors.js"
 import { type Tier, Tiers } from "../domain/ids.js"
 import { staticallyExposed } from "../policy/policy.js"
 import { rolePrivileges } from "../policy/privileges.js"
-import { proxmoxHttpClientLayer } from "../proxmox/agent.js"
 import * as ProxmoxApi from "../proxmox/api.js"
+import { proxmoxTransportLayer } from "../proxmox/transport.js"
 import { builtin } from "../tools/catalog.js"
 import { checkFlags, configurationError, flagValue, load, policySettings, say, UsageError } from "./args.js"
 
@@ -180,7 +180,7 @@ const apply = (plan: Plan, config: ProxmoxConfig) =>
   }).pipe(
     Effect.provide(
       ProxmoxApi.layer(config).pipe(
-        Layer.provide(Layer.merge(proxmoxHttpClientLayer(config), UpstreamLog.layer)),
+        Layer.provide(Layer.merge(proxmoxTransportLayer(config), UpstreamLog.layer)),
       ),
     ),
   )

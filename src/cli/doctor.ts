@@ -21,9 +21,9 @@ import type { ToolInfo } from "../domain/tool.js"
 import { staticallyExposed } from "../policy/policy.js"
 import { type PermissionMap, requirementsOf, shortfalls } from "../policy/privileges.js"
 import type { PolicySettings } from "../policy/settings.js"
-import { proxmoxHttpClientLayer } from "../proxmox/agent.js"
 import * as ProxmoxApi from "../proxmox/api.js"
 import { probeTls } from "../proxmox/probe.js"
+import { proxmoxTransportLayer } from "../proxmox/transport.js"
 import * as Ssh from "../ssh/ssh.js"
 import { builtin } from "../tools/catalog.js"
 import { checkFlags, load, policySettings } from "./args.js"
@@ -118,7 +118,7 @@ const apiFor = (config: ProxmoxConfig, endpoint: ProxmoxEndpoint) => {
     requestTimeoutMs: Math.min(config.requestTimeoutMs, 10_000),
   }
   return ProxmoxApi.layer(single).pipe(
-    Layer.provide(Layer.merge(proxmoxHttpClientLayer(single), UpstreamLog.layer)),
+    Layer.provide(Layer.merge(proxmoxTransportLayer(single), UpstreamLog.layer)),
   )
 }
 

@@ -17,7 +17,7 @@ import * as HttpEdge from "../http/server.js"
 import { stderrLoggerLayer, toolLayer } from "../layers.js"
 import * as McpHttp from "../mcp/http.js"
 import * as McpServer from "../mcp/server.js"
-import { proxmoxHttpClientLayer } from "../proxmox/agent.js"
+import { proxmoxTransportLayer } from "../proxmox/transport.js"
 import { say } from "./args.js"
 import type { ServeOptions } from "./serve.js"
 import { VERSION } from "./version.js"
@@ -46,7 +46,7 @@ export const httpServerLayer = <E>(
     toolLayer(options.proxmox, options.policy),
     services.audit,
     Layer.succeed(Redactor, services.redactor),
-  ).pipe(Layer.provideMerge(proxmoxHttpClientLayer(options.proxmox)))
+  ).pipe(Layer.provideMerge(proxmoxTransportLayer(options.proxmox)))
   const mcp = McpServer.layer({
     version: VERSION,
     operator: { ...LOCAL_PRINCIPAL, sub: "server", role: "server", transport: "http" },

@@ -24,7 +24,7 @@ import * as McpServer from "../mcp/server.js"
 import { serveStdio } from "../mcp/stdio.js"
 import { staticallyExposed } from "../policy/policy.js"
 import type { PolicySettings } from "../policy/settings.js"
-import { proxmoxHttpClientLayer } from "../proxmox/agent.js"
+import { proxmoxTransportLayer } from "../proxmox/transport.js"
 // Small and eager; the simulator itself is loaded only when a command starts it.
 import { simulatorConfig } from "../simulator/config.js"
 import { builtin } from "../tools/catalog.js"
@@ -59,7 +59,7 @@ export const serverLayer = (options: ServeOptions, redactor: RedactorService) =>
         Layer.succeed(Redactor, redactor),
       ),
     ),
-    Layer.provide(proxmoxHttpClientLayer(options.proxmox)),
+    Layer.provide(proxmoxTransportLayer(options.proxmox)),
   )
 
 /** Serves over stdio until the client leaves or SIGTERM/SIGINT interrupts; then shuts down. */

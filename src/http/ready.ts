@@ -4,11 +4,10 @@
  * connections do not count. The answer names no node, host or address.
  */
 
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type { ProxmoxConfig, ProxmoxEndpoint } from "../config/proxmox.js"
+import { ProxmoxTransport } from "../proxmox/transport.js"
 
 export interface Readiness {
   readonly ready: boolean
@@ -17,30 +16,23 @@ export interface Readiness {
   readonly reason?: string
 }
 
-const PROBE_TIMEOUT = "3 seconds"
+const PROBE_TIMEOUT_MS = 3_000
 
-const versionUrl = (endpoint: ProxmoxEndpoint) =>
-  `https://${endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}/api2/json/version`
-
-/** Probes every endpoint concurrently; R = HttpClient (the pinned Proxmox client). */
+/** Probes every endpoint concurrently; R = the Proxmox transport (pinned, as the calls use it). */
 export const makeReadiness = (config: ProxmoxConfig) =>
-  Effect.map(HttpClient.HttpClient, (client) => {
+  Effect.map(ProxmoxTransport, (transport) => {
     const probe = (endpoint: ProxmoxEndpoint) =>
-      client
-        .execute(
-          HttpClientRequest.get(versionUrl(endpoint)).pipe(
-            HttpClientRequest.setHeader(
-              "Authorization",
-              `PVEAPIToken=${endpoint.tokenId}=${Redacted.value(endpoint.tokenSecret)}`,
-            ),
-            HttpClientRequest.acceptJson,
-          ),
-        )
+      transport
+        .exchange({
+          method: "GET",
+          host: endpoint.host,
+          port: endpoint.port,
+          path: "/api2/json/version",
+          authorization: `PVEAPIToken=${endpoint.tokenId}=${Redacted.value(endpoint.tokenSecret)}`,
+          timeoutMs: PROBE_TIMEOUT_MS,
+        })
         .pipe(
-          Effect.map((response) => response.status === 200),
-          Effect.scoped,
-          Effect.timeoutOption(PROBE_TIMEOUT),
-          Effect.map((answered) => answered._tag === "Some" && answered.value),
+          Effect.map((answer) => answer.status === 200),
           Effect.orElseSucceed(() => false),
         )
     return Effect.gen(function* () {

@@ -17,10 +17,8 @@ import type * as http from "node:http"
 import * as https from "node:https"
 import type { Duplex } from "node:stream"
 import * as tls from "node:tls"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import { type ProxmoxConfig, proxmoxConfig } from "../config/proxmox.js"
+import type { ProxmoxConfig } from "../config/proxmox.js"
 import { markUnsent } from "./unsent.js"
 
 export class PinMismatchError extends Error {
@@ -80,7 +78,7 @@ class ProxmoxAgent extends https.Agent {
 
 const endpointKey = (host: string, port: number) => `${host}:${port}`
 
-/** An `HttpAgent` for `NodeHttpClient.layerWithoutAgent`, built from the Proxmox config. */
+/** The pinning keep-alive agent for `config`'s endpoints, destroyed with the scope. */
 export const makeProxmoxAgent = (config: ProxmoxConfig) =>
   Effect.acquireRelease(
     Effect.sync(() => {
@@ -89,7 +87,7 @@ export const makeProxmoxAgent = (config: ProxmoxConfig) =>
         if (endpoint.fingerprint !== undefined)
           pins.set(endpointKey(endpoint.host, endpoint.port), endpoint.fingerprint)
       }
-      const agent = new ProxmoxAgent(
+      return new ProxmoxAgent(
         {
           keepAlive: true,
           // pvedaemon runs 3 workers per node by default (WIRE.md 2.1); a few sockets per endpoint suffice.
@@ -100,26 +98,6 @@ export const makeProxmoxAgent = (config: ProxmoxConfig) =>
         },
         pins,
       )
-      return agent
     }),
     (agent) => Effect.sync(() => agent.destroy()),
-  ).pipe(
-    Effect.map((agent) =>
-      NodeHttpClient.HttpAgent.of({
-        [NodeHttpClient.HttpAgentTypeId]: NodeHttpClient.HttpAgentTypeId,
-        http: agent as unknown as http.Agent,
-        https: agent,
-      }),
-    ),
   )
-
-/** The platform HTTP client wired to the Proxmox agent. Composed at the edge (CLI), not inside services. */
-export const proxmoxHttpClientLayer = (config: ProxmoxConfig) =>
-  NodeHttpClient.layerWithoutAgent.pipe(
-    Layer.provide(Layer.scoped(NodeHttpClient.HttpAgent, makeProxmoxAgent(config))),
-  )
-
-/** The same client, its TLS settings (pins, CA, insecure mode) read from the configuration. */
-export const proxmoxHttpClientLayerConfig = Layer.unwrapEffect(
-  Effect.map(proxmoxConfig, proxmoxHttpClientLayer),
-)

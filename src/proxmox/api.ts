@@ -1,5 +1,6 @@
 /**
- * The Proxmox API port and its live implementation over `@effect/platform`'s HttpClient.
+ * The Proxmox API port and its live implementation over the `ProxmoxTransport` port
+ * (`transport.ts`: Node's HTTPS with the pinning agent, or an `@effect/platform` HttpClient).
  *
  * - `Authorization: PVEAPIToken=...`, form-encoded bodies with `1`/`0` booleans, `{data}` decoding;
  * - every status of WIRE.md 2.3 mapped to a typed error keeping PVE's reason and `errors` map;
@@ -9,13 +10,9 @@
  * - several endpoints: the target node's own endpoint first, failover when the endpoint itself
  *   failed (not the node a request is for: every endpoint would proxy to that same node);
  * - identical concurrent reads share one request (see `coalesce`);
- * - no trace headers are sent to Proxmox;
- * - interruption aborts the HTTP request (the platform client passes an AbortSignal).
+ * - no trace headers are sent to Proxmox; a span per request only when a tracer is installed;
+ * - interruption aborts the HTTP request.
  */
-import { IncomingMessage } from "node:http"
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -34,9 +31,10 @@ import { UpstreamLog } from "../audit/upstream.js"
 import { type ProxmoxConfig, type ProxmoxEndpoint, proxmoxConfig } from "../config/proxmox.js"
 import { type InvalidInput, OutcomeUnknown, ProxmoxError, type ProxmoxErrorCode } from "../domain/errors.js"
 import type { HttpMethod } from "../domain/tool.js"
-import { spanWhenTraced } from "../domain/tracing.js"
+import { traced } from "../domain/tracing.js"
 import { buildPath, type PathParams } from "./path.js"
 import { probeTls } from "./probe.js"
+import { type Answer, type ExchangeFailed, ProxmoxTransport } from "./transport.js"
 import { wasUnsent } from "./unsent.js"
 
 export type { HttpMethod } from "../domain/tool.js"
@@ -257,48 +255,61 @@ const encodeParams = (params: Readonly<Record<string, ParamValue>> | undefined):
   return entries
 }
 
-const baseUrl = (endpoint: ProxmoxEndpoint) =>
-  `https://${endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}/api2/json`
+/** The query string of a GET or DELETE, or the form body of a POST or PUT. */
+const encodeQuery = (params: Readonly<Record<string, ParamValue>> | undefined): string =>
+  params === undefined ? "" : new URLSearchParams(encodeParams(params)).toString()
 
-/**
- * The HTTP reason phrase: PVE before 8.4 puts its error text only there. The platform response
- * does not expose it; the Node `IncomingMessage` under it does, under the client's wrappers
- * (`original`, e.g. the interruptible response), as `source`.
- */
-const statusMessageOf = (response: HttpClientResponse.HttpClientResponse): string | undefined => {
-  let current: unknown = response
-  for (let depth = 0; depth < 4 && typeof current === "object" && current !== null; depth++) {
-    if ("source" in current && current.source instanceof IncomingMessage) return current.source.statusMessage
-    current = "original" in current ? current.original : undefined
+/** PVE's `{data}` envelope from an answer's text; `undefined` when the text is not JSON. */
+const parseBody = (
+  text: string,
+): { data?: unknown; total?: unknown; message?: unknown; errors?: unknown } | undefined => {
+  if (text.trim() === "") return undefined
+  try {
+    const body: unknown = JSON.parse(text)
+    return typeof body === "object" && body !== null ? body : undefined
+  } catch {
+    return undefined
   }
-  return undefined
 }
 
 export const make = (config: ProxmoxConfig) =>
   Effect.gen(function* () {
-    // No traceparent/b3 headers: Proxmox does not read them, and they would tell it our span ids.
-    const client = HttpClient.withTracerPropagation(yield* HttpClient.HttpClient, false)
+    const transport = yield* ProxmoxTransport
     const upstream = yield* UpstreamLog
     const readDeadlineMs = config.readDeadlineMs ?? DEFAULT_READ_DEADLINE_MS
+    const authorizations = config.endpoints.map(
+      (endpoint) => `PVEAPIToken=${endpoint.tokenId}=${Redacted.value(endpoint.tokenSecret)}`,
+    )
+
     /**
-     * With LOG_LEVEL=debug, one line per request sent: method, path template with its values,
-     * status (0: no answer), duration and endpoint. Never parameters or headers (they may hold
-     * secrets); the line is not even built at other levels.
+     * Every try is recorded for the audit, also one that timed out, lost its connection or was
+     * interrupted (status 0). With LOG_LEVEL=debug it is also logged: method, path template with
+     * its values, status, duration and endpoint; never parameters or headers (they may hold
+     * secrets). The line is not even built at other levels.
      */
-    const logUpstream = (
+    const recordTry = (
       endpoint: ProxmoxEndpoint,
-      method: string,
+      method: HttpMethod,
       path: string,
-      status: number,
+      answer: { readonly status: number; readonly upid?: string },
       startedAt: number,
-    ) =>
-      Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (level) =>
-        LogLevel.greaterThan(level, LogLevel.Debug)
-          ? Effect.void
-          : Effect.logDebug(`upstream ${method} ${path} -> ${status}`).pipe(
-              Effect.annotateLogs({ endpoint: endpoint.name, status, durationMs: Date.now() - startedAt }),
+    ) => {
+      const recorded = upstream.record({ node: endpoint.name, method, path, ...answer })
+      return Effect.withFiberRuntime<void>((fiber) =>
+        LogLevel.greaterThan(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), LogLevel.Debug)
+          ? recorded
+          : Effect.zipRight(
+              recorded,
+              Effect.logDebug(`upstream ${method} ${path} -> ${answer.status}`).pipe(
+                Effect.annotateLogs({
+                  endpoint: endpoint.name,
+                  status: answer.status,
+                  durationMs: Date.now() - startedAt,
+                }),
+              ),
             ),
       )
+    }
 
     /** What to pin for an endpoint whose certificate was refused: the fingerprint it shows now. */
     const pinHint = (endpoint: ProxmoxEndpoint) =>
@@ -322,158 +333,151 @@ export const make = (config: ProxmoxConfig) =>
     let preferred = 0
 
     const orderFor = (node: string | undefined): ReadonlyArray<number> => {
-      const indexes = config.endpoints.map((_, i) => i)
       const own = node === undefined ? -1 : config.endpoints.findIndex((e) => e.node === node)
       const first = own >= 0 ? own : preferred
-      return [first, ...indexes.filter((i) => i !== first)]
+      if (config.endpoints.length === 1) return [first]
+      return [first, ...config.endpoints.map((_, i) => i).filter((i) => i !== first)]
     }
 
-    const sendOnce = (endpoint: ProxmoxEndpoint, request: ApiRequest, path: string, timeoutMs: number) => {
-      // What Proxmox answered, if anything: every attempt is recorded for the audit, also one
-      // that timed out, lost its connection or was interrupted (status 0).
-      let answer: { readonly status: number; readonly upid?: string } | undefined
-      let startedAt = 0
-      return Effect.gen(function* () {
-        startedAt = Date.now()
-        const mutation = request.method !== "GET"
-        const url = `${baseUrl(endpoint)}${path}`
-        const params = encodeParams(request.params)
-        let httpRequest = HttpClientRequest.make(request.method)(url).pipe(
-          HttpClientRequest.setHeader(
-            "Authorization",
-            `PVEAPIToken=${endpoint.tokenId}=${Redacted.value(endpoint.tokenSecret)}`,
-          ),
-          HttpClientRequest.acceptJson,
-        )
-        httpRequest =
-          request.method === "POST" || request.method === "PUT"
-            ? HttpClientRequest.bodyUrlParams(httpRequest, params)
-            : HttpClientRequest.setUrlParams(httpRequest, params)
-        const fail = (code: ProxmoxErrorCode, message: string, extra: Partial<ProxmoxError> = {}) =>
-          new ProxmoxError({ code, message, method: request.method, path, endpoint: endpoint.name, ...extra })
-        const response = yield* client.execute(httpRequest).pipe(
-          Effect.mapError((error) => {
-            const transport = classifyTransport(error.cause ?? error)
-            if (mutation && !transport.notSent) {
-              return new OutcomeUnknown({
-                message: transport.message,
-                method: request.method,
-                path,
-                endpoint: endpoint.name,
-              })
-            }
-            return fail(transport.code, transport.message, { notSent: transport.notSent })
-          }),
-          // A refused certificate: look at it (one more handshake, on this failure only) and say
-          // exactly what to pin, the first thing almost every new user needs.
-          Effect.catchIf(
-            (error): error is ProxmoxError =>
-              error instanceof ProxmoxError && error.code === "TLS_ERROR" && error.notSent === true,
-            (error) =>
-              Effect.flatMap(pinHint(endpoint), (hint) =>
-                Effect.fail(
-                  hint === undefined
-                    ? error
-                    : new ProxmoxError({
-                        code: error.code,
-                        message: error.message,
-                        method: error.method,
-                        path: error.path,
-                        endpoint: error.endpoint,
-                        notSent: true,
-                        hint,
-                      }),
-                ),
-              ),
-          ),
-        )
-        const text = yield* response.text.pipe(
-          Effect.mapError((error) =>
-            mutation
-              ? new OutcomeUnknown({
-                  message: `reading the response failed: ${error.message}`,
-                  method: request.method,
-                  path,
-                  endpoint: endpoint.name,
-                })
-              : fail("CONNECTION_RESET", `reading the response failed: ${error.message}`),
-          ),
-        )
-        let body: { data?: unknown; total?: unknown; message?: unknown; errors?: unknown } | undefined
-        try {
-          body = text.trim() === "" ? undefined : JSON.parse(text)
-        } catch {
-          body = undefined
+    /** PVE's answer as the envelope, or the typed error its status means. */
+    const interpret = (
+      endpoint: ProxmoxEndpoint,
+      request: ApiRequest,
+      path: string,
+      answer: Answer,
+      body: ReturnType<typeof parseBody>,
+    ): Effect.Effect<ApiEnvelope, ApiError> => {
+      const status = answer.status
+      if (status >= 200 && status < 300) {
+        if (body === undefined || !("data" in body)) {
+          return Effect.fail(
+            new ProxmoxError({
+              code: "PROXMOX_INVALID_RESPONSE",
+              message: `Proxmox answered ${status} without a JSON {data} envelope`,
+              method: request.method,
+              path,
+              endpoint: endpoint.name,
+              status,
+            }),
+          )
         }
-        const status = response.status
-        answer = {
-          status,
-          ...(typeof body?.data === "string" && body.data.startsWith("UPID:") ? { upid: body.data } : {}),
-        }
-        if (status >= 200 && status < 300) {
-          if (body === undefined || typeof body !== "object" || body === null || !("data" in body)) {
-            return yield* fail(
-              "PROXMOX_INVALID_RESPONSE",
-              `Proxmox answered ${status} without a JSON {data} envelope`,
-              { status },
-            )
-          }
-          const total = Number(body.total)
-          return body.total === undefined || !Number.isFinite(total)
+        const total = Number(body.total)
+        return Effect.succeed(
+          body.total === undefined || !Number.isFinite(total)
             ? { data: body.data }
-            : { data: body.data, total }
-        }
-        const reason = reasonOf(statusMessageOf(response), body) || `HTTP ${status}`
-        if (mutation && status === 596) {
-          return yield* new OutcomeUnknown({
+            : { data: body.data, total },
+        )
+      }
+      const reason = reasonOf(answer.statusMessage, body) || `HTTP ${status}`
+      if (request.method !== "GET" && status === 596) {
+        return Effect.fail(
+          new OutcomeUnknown({
             message: `${status} ${reason}`,
             method: request.method,
             path,
             endpoint: endpoint.name,
-          })
-        }
-        const { code, hint } = classifyStatus(status, reason)
-        const errors =
-          body?.errors !== undefined && typeof body.errors === "object" && body.errors !== null
-            ? Object.fromEntries(Object.entries(body.errors).map(([k, v]) => [k, String(v).trim()]))
-            : undefined
-        return yield* fail(code, reason, {
+          }),
+        )
+      }
+      const { code, hint } = classifyStatus(status, reason)
+      const errors =
+        body?.errors !== undefined && typeof body.errors === "object" && body.errors !== null
+          ? Object.fromEntries(Object.entries(body.errors).map(([k, v]) => [k, String(v).trim()]))
+          : undefined
+      return Effect.fail(
+        new ProxmoxError({
+          code,
+          message: reason,
+          method: request.method,
+          path,
+          endpoint: endpoint.name,
           status,
           ...(errors === undefined ? {} : { errors }),
           ...(hint === undefined ? {} : { hint }),
-        })
-      }).pipe(
-        Effect.timeoutFail({
-          duration: Duration.millis(timeoutMs),
-          onTimeout: () =>
-            request.method === "GET"
-              ? new ProxmoxError({
-                  code: "TIMEOUT",
-                  message: `no answer within ${timeoutMs} ms`,
-                  method: request.method,
-                  path,
-                  endpoint: endpoint.name,
-                })
-              : new OutcomeUnknown({
-                  message: `no answer within ${timeoutMs} ms`,
-                  method: request.method,
-                  path,
-                  endpoint: endpoint.name,
-                }),
         }),
-        Effect.onExit(() =>
-          Effect.zipRight(
-            upstream.record({
-              node: endpoint.name,
-              method: request.method,
-              path,
-              status: answer?.status ?? 0,
-              ...answer,
-            }),
-            logUpstream(endpoint, request.method, path, answer?.status ?? 0, startedAt),
-          ),
-        ),
       )
+    }
+
+    /** The typed error of an exchange that got no (whole) answer. */
+    const unanswered = (
+      endpoint: ProxmoxEndpoint,
+      request: ApiRequest,
+      path: string,
+      timeoutMs: number,
+      failure: ExchangeFailed,
+    ): Effect.Effect<never, ApiError> => {
+      const mutation = request.method !== "GET"
+      const where = { method: request.method, path, endpoint: endpoint.name }
+      if (failure.stage === "timeout") {
+        const message = `no answer within ${timeoutMs} ms`
+        return Effect.fail(
+          mutation
+            ? new OutcomeUnknown({ message, ...where })
+            : new ProxmoxError({ code: "TIMEOUT", message, ...where }),
+        )
+      }
+      if (failure.stage === "read") {
+        const message = `reading the response failed: ${failure.message}`
+        return Effect.fail(
+          mutation
+            ? new OutcomeUnknown({ message, ...where })
+            : new ProxmoxError({ code: "CONNECTION_RESET", message, ...where }),
+        )
+      }
+      const transport = classifyTransport(failure.cause)
+      if (mutation && !transport.notSent)
+        return Effect.fail(new OutcomeUnknown({ message: transport.message, ...where }))
+      const failed = (hint?: string) =>
+        new ProxmoxError({
+          code: transport.code,
+          message: transport.message,
+          notSent: transport.notSent,
+          ...where,
+          ...(hint === undefined ? {} : { hint }),
+        })
+      // A refused certificate: look at it (one more handshake, on this failure only) and say
+      // exactly what to pin, the first thing almost every new user needs.
+      if (transport.code !== "TLS_ERROR" || !transport.notSent) return Effect.fail(failed())
+      return Effect.flatMap(pinHint(endpoint), (hint) => Effect.fail(failed(hint)))
+    }
+
+    /** One try against one endpoint. */
+    const sendOnce = (
+      index: number,
+      request: ApiRequest,
+      path: string,
+      query: string,
+      timeoutMs: number,
+    ): Effect.Effect<ApiEnvelope, ApiError> => {
+      const endpoint = config.endpoints[index]!
+      const withBody = request.method === "POST" || request.method === "PUT"
+      const startedAt = Date.now()
+      // What Proxmox answered, if anything.
+      let answer: { readonly status: number; readonly upid?: string } = { status: 0 }
+      return transport
+        .exchange({
+          method: request.method,
+          host: endpoint.host,
+          port: endpoint.port,
+          path: withBody || query === "" ? `/api2/json${path}` : `/api2/json${path}?${query}`,
+          authorization: authorizations[index]!,
+          ...(withBody ? { form: query } : {}),
+          timeoutMs,
+        })
+        .pipe(
+          Effect.matchEffect({
+            onFailure: (failure) => unanswered(endpoint, request, path, timeoutMs, failure),
+            onSuccess: (reply) => {
+              const body = parseBody(reply.text)
+              answer =
+                typeof body?.data === "string" && body.data.startsWith("UPID:")
+                  ? { status: reply.status, upid: body.data }
+                  : { status: reply.status }
+              return interpret(endpoint, request, path, reply, body)
+            },
+          }),
+          Effect.onExit(() => recordTry(endpoint, request.method, path, answer, startedAt)),
+        )
     }
 
     /**
@@ -483,39 +487,48 @@ export const make = (config: ProxmoxConfig) =>
     const sendWithFailover = (
       request: ApiRequest,
       path: string,
+      query: string,
       node: string | undefined,
       deadline: number | undefined,
-    ) =>
-      Effect.gen(function* () {
-        const order = orderFor(node)
-        const timeout = request.timeoutMs ?? config.requestTimeoutMs
-        let lastError: ApiError | undefined
-        for (const index of order) {
-          const endpoint = config.endpoints[index]!
-          const left = deadline === undefined ? timeout : deadline - (yield* Clock.currentTimeMillis)
-          if (lastError !== undefined && left < MIN_TRY_MS) break
-          const result = yield* Effect.either(
-            sendOnce(endpoint, request, path, Math.max(1, Math.min(timeout, left))),
-          )
-          if (Either.isRight(result)) {
-            if (node === undefined) preferred = index
-            return result.right
-          }
-          lastError = result.left
-          if (!shouldFailOver(request, lastError, node)) break
-        }
-        return yield* Effect.fail(lastError!)
-      })
+    ): Effect.Effect<ApiEnvelope, ApiError> => {
+      const order = orderFor(node)
+      const timeout = request.timeoutMs ?? config.requestTimeoutMs
+      const tryFrom = (position: number, left: number): Effect.Effect<ApiEnvelope, ApiError> => {
+        const index = order[position]!
+        const sent = sendOnce(index, request, path, query, Math.max(1, Math.min(timeout, left)))
+        const answered =
+          node === undefined
+            ? Effect.map(sent, (envelope) => {
+                preferred = index
+                return envelope
+              })
+            : sent
+        if (position + 1 >= order.length) return answered
+        return Effect.catchIf(
+          answered,
+          (error) => shouldFailOver(request, error, node),
+          (error) =>
+            deadline === undefined
+              ? tryFrom(position + 1, timeout)
+              : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                  deadline - now < MIN_TRY_MS ? Effect.fail(error) : tryFrom(position + 1, deadline - now),
+                ),
+        )
+      }
+      return deadline === undefined
+        ? tryFrom(0, timeout)
+        : Effect.flatMap(Clock.currentTimeMillis, (now) => tryFrom(0, deadline - now))
+    }
 
     /**
      * A read: retried like `readRetrySchedule` (4 tries, jittered exponential back-off) while the
      * failure is transient and its deadline leaves time for the back-off and another try.
      */
-    const read = (request: ApiRequest, path: string, node: string | undefined) =>
+    const read = (request: ApiRequest, path: string, query: string, node: string | undefined) =>
       Effect.flatMap(Clock.currentTimeMillis, (started) => {
         const deadline = started + readDeadlineMs
         const attempt = (retry: number): Effect.Effect<ApiEnvelope, ApiError> =>
-          Effect.catchIf(sendWithFailover(request, path, node, deadline), isTransient, (error) =>
+          Effect.catchIf(sendWithFailover(request, path, query, node, deadline), isTransient, (error) =>
             retry >= READ_RETRIES
               ? Effect.fail(error)
               : Effect.flatMap(
@@ -569,38 +582,49 @@ export const make = (config: ProxmoxConfig) =>
         )
       })
 
-    const requestEnvelope = (request: ApiRequest): Effect.Effect<ApiEnvelope, ApiError> =>
-      Effect.gen(function* () {
-        const path = yield* buildPath(request.path, request.pathParams)
-        const node = request.pathParams?.node === undefined ? undefined : String(request.pathParams.node)
-        if (request.method === "GET") {
-          const key = `${request.timeoutMs ?? ""} ${path}?${new URLSearchParams(encodeParams(request.params))}`
-          return yield* coalesce(key, read(request, path, node))
-        }
-        // A write ends the sharing of reads in flight, when it is sent and when it is answered:
-        // a read that starts after the write never shares an answer from before it.
-        inFlight.clear()
-        const once = Effect.ensuring(
-          sendWithFailover(request, path, node, undefined),
-          Effect.sync(() => inFlight.clear()),
+    const requestEnvelope = (request: ApiRequest): Effect.Effect<ApiEnvelope, ApiError> => {
+      const built = buildPath(request.path, request.pathParams)
+      if (Either.isLeft(built)) return Effect.fail(built.left)
+      const path = built.right
+      const query = encodeQuery(request.params)
+      const node = request.pathParams?.node === undefined ? undefined : String(request.pathParams.node)
+      const attributes = { method: request.method, path: request.path }
+      if (request.method === "GET")
+        return traced(
+          "ProxmoxApi.request",
+          attributes,
+          coalesce(`${request.timeoutMs ?? ""} ${path}?${query}`, read(request, path, query, node)),
         )
-        // A mutation is repeated only when nothing reached Proxmox or PVE refused it before acting
-        // (lock timeout); a 596 or a lost connection surfaces as OUTCOME_UNKNOWN instead.
-        const mutation = once.pipe(
-          Effect.retry({
-            schedule: readRetrySchedule,
-            while: (error) =>
-              error._tag === "ProxmoxError" &&
-              (error.notSent === true || (error.code === "GUEST_LOCKED" && isLockTimeout(error))),
-          }),
-        )
-        // Once sent, a mutation is not abandoned half-way: a cancelled call waits for Proxmox's
-        // answer (bounded by the request timeout), so the task it started is known and can be
-        // stopped. The exchange itself stays interruptible by its own timeout.
-        return yield* Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(Effect.forkDaemon(restore(mutation)), Fiber.join),
-        )
-      }).pipe(spanWhenTraced("ProxmoxApi.request", { method: request.method, path: request.path }))
+      return traced(
+        "ProxmoxApi.request",
+        attributes,
+        Effect.suspend(() => {
+          // A write ends the sharing of reads in flight, when it is sent and when it is answered:
+          // a read that starts after the write never shares an answer from before it.
+          inFlight.clear()
+          const once = Effect.ensuring(
+            sendWithFailover(request, path, query, node, undefined),
+            Effect.sync(() => inFlight.clear()),
+          )
+          // A mutation is repeated only when nothing reached Proxmox or PVE refused it before acting
+          // (lock timeout); a 596 or a lost connection surfaces as OUTCOME_UNKNOWN instead.
+          const mutation = once.pipe(
+            Effect.retry({
+              schedule: readRetrySchedule,
+              while: (error) =>
+                error._tag === "ProxmoxError" &&
+                (error.notSent === true || (error.code === "GUEST_LOCKED" && isLockTimeout(error))),
+            }),
+          )
+          // Once sent, a mutation is not abandoned half-way: a cancelled call waits for Proxmox's
+          // answer (bounded by the request timeout), so the task it started is known and can be
+          // stopped. The exchange itself stays interruptible by its own timeout.
+          return Effect.uninterruptibleMask((restore) =>
+            Effect.flatMap(Effect.forkDaemon(restore(mutation)), Fiber.join),
+          )
+        }),
+      )
+    }
 
     return ProxmoxApi.of({
       request: (request) => Effect.map(requestEnvelope(request), (envelope) => envelope.data),

@@ -18,7 +18,7 @@ import { SSH_DISABLED, type SshAddress, type SshSettings } from "../../src/confi
 import { SshError } from "../../src/domain/errors.js"
 import { Redactor } from "../../src/domain/redact.js"
 import { toolLayer } from "../../src/layers.js"
-import { proxmoxHttpClientLayer } from "../../src/proxmox/agent.js"
+import { proxmoxTransportLayer } from "../../src/proxmox/transport.js"
 import type { RunningSimulator } from "../../src/simulator/index.js"
 import type { SshLayerOptions } from "../../src/ssh/ssh.js"
 import type { Envelope } from "../../src/tools/envelope.js"
@@ -87,7 +87,7 @@ describe.skipIf(!sshdAvailable)("remote tools against real sshd servers", () => 
       ).pipe(
         Layer.provideMerge(layerMemory()),
         Layer.provideMerge(Redactor.default),
-        Layer.provide(proxmoxHttpClientLayer(config)),
+        Layer.provide(proxmoxTransportLayer(config)),
         Layer.orDie,
       ),
     )

@@ -10,7 +10,7 @@ import { Redactor } from "../../src/domain/redact.js"
 import { toolLayer } from "../../src/layers.js"
 import type { Elicit } from "../../src/policy/policy.js"
 import { DEFAULT_POLICY, type PolicySettings } from "../../src/policy/settings.js"
-import { proxmoxHttpClientLayer } from "../../src/proxmox/agent.js"
+import { proxmoxTransportLayer } from "../../src/proxmox/transport.js"
 import {
   type RunningSimulator,
   type SimulatorOptions,
@@ -42,7 +42,7 @@ export const runtimeFor = (config: ProxmoxConfig, policy: PolicySettings = TEST_
     toolLayer(config, policy, { resourcesTtl: "2 seconds" }).pipe(
       Layer.provideMerge(layerMemory()),
       Layer.provideMerge(Redactor.default),
-      Layer.provide(proxmoxHttpClientLayer(config)),
+      Layer.provide(proxmoxTransportLayer(config)),
       Layer.orDie,
     ),
   )

@@ -23,7 +23,7 @@ import { LOCAL_PRINCIPAL, type Principal } from "../../src/domain/principal.js"
 import { makeRedactor, Redactor } from "../../src/domain/redact.js"
 import { toolLayer } from "../../src/layers.js"
 import * as McpServer from "../../src/mcp/server.js"
-import { proxmoxHttpClientLayer } from "../../src/proxmox/agent.js"
+import { proxmoxTransportLayer } from "../../src/proxmox/transport.js"
 import type { RunningSimulator } from "../../src/simulator/index.js"
 import type { SshLayerOptions } from "../../src/ssh/ssh.js"
 import { configFor } from "./cluster.js"
@@ -77,7 +77,7 @@ export const startServer = async (sim: RunningSimulator, options: ServerOptions 
           Layer.succeed(Redactor, redactor),
         ),
       ),
-      Layer.provide(proxmoxHttpClientLayer(config)),
+      Layer.provide(proxmoxTransportLayer(config)),
       Layer.orDie,
     ),
   )
