@@ -5,7 +5,11 @@
  * - Every `write` reaches the file (write(2)) before it resolves, so a write failure fails the
  *   call, reads included. `durable` writes are also fsynced before they resolve; other writes are
  *   fsynced within `syncIntervalMs`, by `flush`, before a rotation and when the scope closes.
- *   Concurrent writes are committed together (one write and at most one fsync per batch).
+ * - A non-durable record (a read) is sealed and appended in the caller's fiber when nothing is
+ *   queued before it: one stat and one write(2), no fiber hop. Everything else (durable records,
+ *   rotation, a replaced file, a sink to reopen) goes through one writer fiber, in order;
+ *   concurrent writes queued there are committed together (one write, at most one fsync per
+ *   batch).
  * - After each fsync `<path>.head` is replaced atomically with `{seq, hash}` of the last fsynced
  *   record (temp file fsynced, renamed, directory fsynced: a power loss cannot leave it empty),
  *   so a cut tail is detectable, not only a torn last line. Durable writers are released right
@@ -39,13 +43,13 @@ import * as Queue from "effect/Queue"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { redactSecrets } from "../domain/redact.js"
-import { spanWhenTraced } from "../domain/tracing.js"
+import { spanWhenTraced, traced } from "../domain/tracing.js"
 import type { ChainPosition } from "./chain.js"
 import { auditConfig, DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES, hmacKeyObject } from "./config.js"
-import { errorCode, ioError, replaceFileDurably, syncDirectory, writeAll } from "./io.js"
+import { errorCode, ioError, replaceFileDurably, syncDirectory, writeAllSync } from "./io.js"
 import { releaseLock, tryLock } from "./lock.js"
 import { headPathOf, lockPathOf, rotatedPathOf, siblingPathOf } from "./paths.js"
-import { Audit, type AuditService, AuditWriteError } from "./port.js"
+import { Audit, type AuditRecord, type AuditService, AuditWriteError } from "./port.js"
 import { type PreparedRecord, prepare, type Redact, seal } from "./record.js"
 import { recover } from "./recovery.js"
 
@@ -76,9 +80,11 @@ interface OpenFile {
   readonly ino: number
   size: number
   position: ChainPosition
-  /** Records written since the last fsync. */
-  unsynced: boolean
+  /** The last record known fsynced; records after it wait for the next fsync. */
+  syncedSeq: number
 }
+
+const unsynced = (file: OpenFile) => file.position.seq > file.syncedSeq
 
 type FileState =
   | { readonly _tag: "Open"; readonly file: OpenFile }
@@ -176,7 +182,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
             ino: stat.ino,
             size: stat.size,
             position: recovered.position,
-            unsynced: false,
+            syncedSeq: recovered.position.seq,
           }
         },
         catch: ioError(file, "inspect"),
@@ -244,16 +250,22 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
       )
     })
 
-    /** fsync the data; the head follows with `publishHead`. */
+    /**
+     * fsync the data; the head follows with `publishHead`. Records appended meanwhile (in the
+     * callers' fibers) are not counted as synced: they wait for the next one.
+     */
     const sync = (file: OpenFile) =>
       Effect.gen(function* () {
-        if (!file.unsynced) return
+        if (!unsynced(file)) return
+        const upTo = file.position
         yield* Effect.tryPromise({
           try: () => file.handle.datasync(),
           catch: ioError(target ?? requested, "fsync"),
         }).pipe(Effect.catchAll(fail))
-        file.unsynced = false
-        headPending = file.position
+        if (upTo.seq > file.syncedSeq) {
+          file.syncedSeq = upTo.seq
+          headPending = upTo
+        }
         lastSyncAt = yield* Clock.currentTimeMillis
       })
 
@@ -264,7 +276,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
         const current = target ?? requested
         yield* Effect.tryPromise({
           try: async () => {
-            if (file.unsynced) await file.handle.datasync()
+            if (unsynced(file)) await file.handle.datasync()
             await file.handle.close()
             for (let n = maxFiles - 1; n >= 1; n--) {
               await fsp.rename(rotatedPathOf(current, n), rotatedPathOf(current, n + 1)).catch((error) => {
@@ -289,7 +301,14 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
           const handle = await fsp.open(file, "a", 0o600)
           try {
             const stat = await handle.stat()
-            return { handle, dev: stat.dev, ino: stat.ino, size: stat.size, position, unsynced: false }
+            return {
+              handle,
+              dev: stat.dev,
+              ino: stat.ino,
+              size: stat.size,
+              position,
+              syncedSeq: position.seq,
+            }
           } catch (error) {
             await handle.close().catch(() => undefined)
             throw error
@@ -316,7 +335,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
           `audit log ${current} was ${reason} while open; reopening it, the chain continues at seq ${file.position.seq + 1}`,
         )
         // Whatever the old inode still holds was written by us; it is fsynced before it is let go.
-        if (file.unsynced) yield* Effect.promise(() => file.handle.datasync().catch(() => undefined))
+        if (unsynced(file)) yield* Effect.promise(() => file.handle.datasync().catch(() => undefined))
         yield* closeQuietly(file)
         const next = yield* reopenAt(current, file.position, "reopen")
         state = { _tag: "Open", file: next }
@@ -357,12 +376,19 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
         }
         const bytes = Buffer.from(lines.join(""), "utf8")
         if (file.size > 0 && file.size + bytes.length > maxBytes) file = yield* rotate(file)
-        const written = file
-        yield* writeAll(written.handle, bytes, target ?? requested).pipe(Effect.catchAll(fail))
-        written.size += bytes.length
-        written.position = position
-        written.unsynced = true
+        yield* append(file, bytes, position)
       })
+
+    /** Appends sealed records that end at `position`. */
+    const append = (file: OpenFile, bytes: Buffer, position: ChainPosition) =>
+      Effect.try({
+        try: () => {
+          writeAllSync(file.handle.fd, bytes)
+          file.size += bytes.length
+          file.position = position
+        },
+        catch: ioError(target ?? requested, "write"),
+      }).pipe(Effect.catchAll(fail))
 
     const asWriteError = (cause: Cause.Cause<AuditWriteError>): AuditWriteError =>
       Option.getOrElse(
@@ -384,9 +410,9 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
       if (target !== undefined && !lockReleased) releaseLock(lockPathOf(target))
       lockReleased = true
       for (const command of yield* Queue.takeAll(mailbox)) {
-        if (command._tag === "Close") yield* Deferred.done(command.done, Exit.void)
-        else if (command._tag === "Flush") yield* Deferred.fail(command.done, closedError())
-        else if (command._tag === "Record") yield* Deferred.fail(command.done, closedError())
+        if (command._tag === "Close") yield* settle(command.done, Exit.void)
+        else if (command._tag === "Flush") yield* settle(command.done, Exit.fail(closedError()))
+        else if (command._tag === "Record") yield* settle(command.done, Exit.fail(closedError()))
       }
     })
 
@@ -403,7 +429,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
         for (const command of commands) {
           if (command._tag !== "Record") continue
           const outcome = Exit.isFailure(written) ? written : command.durable ? synced : Exit.void
-          yield* Deferred.done(
+          yield* settle(
             command.done,
             Exit.isFailure(outcome)
               ? Exit.fail(asWriteError(outcome.cause))
@@ -418,7 +444,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
         for (const command of commands) {
           if (command._tag !== "Flush") continue
           const outcome = Exit.isFailure(written) ? written : Exit.isFailure(synced) ? synced : published
-          yield* Deferred.done(
+          yield* settle(
             command.done,
             Exit.isFailure(outcome) ? Exit.fail(asWriteError(outcome.cause)) : Exit.void,
           )
@@ -429,7 +455,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
           return false
         }
         yield* shutdown
-        yield* Deferred.done(close.done, Exit.void)
+        yield* settle(close.done, Exit.void)
         return true
       })
 
@@ -446,7 +472,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
       }
     })
 
-    const needsSync = () => (state._tag === "Open" && state.file.unsynced) || headPending !== undefined
+    const needsSync = () => (state._tag === "Open" && unsynced(state.file)) || headPending !== undefined
 
     /**
      * The periodic fsync: when a batch leaves data (or the head) unsynced, the sync timer is
@@ -467,6 +493,13 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
       }),
     )
 
+    /** Commands posted and not yet answered by the writer: while any is, records queue behind it. */
+    let pending = 0
+    const settle = <A, E>(done: Deferred.Deferred<A, E>, exit: Exit.Exit<A, E>) => {
+      pending--
+      return Deferred.done(done, exit)
+    }
+
     /** Posts a command and waits for it; `whenClosed` (built only then) once the sink is closed. */
     const post = <A, E>(
       make: (done: Deferred.Deferred<A, E>) => Command,
@@ -475,26 +508,63 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
       Effect.suspend(() => {
         if (closed) return whenClosed()
         const done = Deferred.unsafeMake<A, E>(FiberId.none)
+        pending++
         mailbox.unsafeOffer(make(done))
         return Deferred.await(done)
       })
 
     const failClosed = () => Effect.fail(closedError())
 
+    /**
+     * A non-durable record appended at once, in the caller's fiber: only when nothing is queued
+     * or being handled before it (order), the file is open and still the one at the path, and no
+     * rotation is due. `undefined` otherwise: the writer takes it.
+     */
+    const appendNow = (prepared: PreparedRecord): Effect.Effect<string, AuditWriteError> | undefined => {
+      if (pending > 0 || state._tag !== "Open") return undefined
+      const file = state.file
+      const current = target ?? requested
+      let stat: fs.Stats | undefined
+      try {
+        stat = fs.statSync(current, { throwIfNoEntry: false })
+      } catch {
+        return undefined
+      }
+      if (stat === undefined || stat.ino !== file.ino || stat.dev !== file.dev) return undefined
+      let record: AuditRecord
+      try {
+        record = seal(prepared, file.position, key)
+      } catch (cause) {
+        return Effect.fail(new AuditWriteError({ message: "audit record could not be sealed", cause }))
+      }
+      const bytes = Buffer.from(`${JSON.stringify(record)}\n`, "utf8")
+      if (file.size > 0 && file.size + bytes.length > maxBytes) return undefined
+      return append(file, bytes, { seq: record.seq, hash: record.hash }).pipe(
+        Effect.map(() => {
+          armSyncTimer()
+          return prepared.id
+        }),
+      )
+    }
+
     const write: AuditService["write"] = (entry, writeOptions) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      Effect.clockWith((clock) => {
         let prepared: PreparedRecord
         try {
-          prepared = prepare(entry, redact, new Date(now))
+          prepared = prepare(entry, redact, new Date(clock.unsafeCurrentTimeMillis()))
         } catch (cause) {
           return Effect.fail(new AuditWriteError({ message: "audit record could not be built", cause }))
         }
         const durable = writeOptions?.durable === true
+        if (!durable && !closed) {
+          const appended = appendNow(prepared)
+          if (appended !== undefined) return appended
+        }
         return post<string, AuditWriteError>(
           (done) => ({ _tag: "Record", prepared, durable, done }),
           failClosed,
         )
-      }).pipe(spanWhenTraced("Audit.write"))
+      }).pipe((written) => traced("Audit.write", {}, written))
 
     const flush: AuditService["flush"] = post<void, AuditWriteError>(
       (done) => ({ _tag: "Flush", done }),

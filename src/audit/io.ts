@@ -2,6 +2,7 @@
  * File-system helpers of the file sink: errno codes, I/O failures as `AuditWriteError`, complete
  * writes, and the fsyncs that make a new directory entry or a replaced file survive a power loss.
  */
+import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
@@ -66,15 +67,12 @@ export const replaceFileDurably = async (target: string, text: string) => {
   await fsyncDirectory(path.dirname(target))
 }
 
-/** Writes all of `bytes` (a regular file may take fewer bytes per call). */
-export const writeAll = (handle: fsp.FileHandle, bytes: Buffer, target: string) =>
-  Effect.tryPromise({
-    try: async () => {
-      let offset = 0
-      while (offset < bytes.length) {
-        const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset)
-        offset += bytesWritten
-      }
-    },
-    catch: ioError(target, "write"),
-  })
+/**
+ * Writes all of `bytes` to `fd` at once (a regular file may take fewer bytes per call). Synchronous
+ * on purpose: appending to a file is a copy into the page cache, microseconds, and a write that
+ * cannot interleave with another needs no coordination. Throws on failure.
+ */
+export const writeAllSync = (fd: number, bytes: Buffer) => {
+  let offset = 0
+  while (offset < bytes.length) offset += fs.writeSync(fd, bytes, offset, bytes.length - offset)
+}

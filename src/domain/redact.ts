@@ -60,10 +60,25 @@ const SECRET_NAMES = new Set([
 
 const SECRET_SUFFIXES = ["password", "passwd", "passphrase", "secret", "privatekey", "privkey"]
 
-/** Keys whose values are secrets (PVE guest config, users, tokens, HTTP headers, auth bodies). */
-export const isSecretKey = (key: string): boolean => {
+const secretKeyByName = (key: string): boolean => {
   const name = normalizeKey(key)
   return SECRET_NAMES.has(name) || SECRET_SUFFIXES.some((suffix) => name.endsWith(suffix))
+}
+
+/**
+ * Keys already judged: results repeat the same few hundred PVE keys in every object, so each is
+ * normalized once. Bounded, because keys can come from anywhere (a guest's config, a client).
+ */
+const judgedKeys = new Map<string, boolean>()
+const MAX_JUDGED_KEYS = 4096
+
+/** Keys whose values are secrets (PVE guest config, users, tokens, HTTP headers, auth bodies). */
+export const isSecretKey = (key: string): boolean => {
+  const known = judgedKeys.get(key)
+  if (known !== undefined) return known
+  const secret = secretKeyByName(key)
+  if (judgedKeys.size < MAX_JUDGED_KEYS) judgedKeys.set(key, secret)
+  return secret
 }
 
 /** `POST /access/users/{userid}/token/{tokenid}` answers `{"full-tokenid", info, value}`. */
@@ -114,8 +129,13 @@ const PROSE_WORDS = new Set([
 const isProse = (separator: string, value: string) =>
   !separator.includes("=") && PROSE_WORDS.has(value.toLowerCase())
 
-/** Every pattern needs one of these; most strings (ids, names, paths) have none and skip them all. */
-const MAY_HOLD_PATTERN = /[:=]|eyJ|-----BEGIN|bearer\s|pveapitoken/i
+/**
+ * Every pattern needs one of these (the key words of KEY_VALUE, `://` of URL credentials, `PVE:`
+ * of a ticket, ...); most strings (ids, names, paths, fingerprints, times) have none and skip
+ * them all.
+ */
+const MAY_HOLD_PATTERN =
+  /eyJ|-----BEGIN|bearer\s|pveapitoken|:\/\/|PVE:|pass|secret|token|ticket|authorization|api[_-]?key|cookie|privkey/i
 
 const patternRedactions = (text: string): string =>
   !MAY_HOLD_PATTERN.test(text)
@@ -172,6 +192,15 @@ const unwrap = (secret: SecretInput): string | undefined => {
   return typeof value === "string" ? value : undefined
 }
 
+/** The first character that is not white space (no trimmed copy of the string). */
+const firstNonSpace = (text: string): string | undefined => {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code !== 32 && code !== 9 && code !== 10 && code !== 13) return text[i]
+  }
+  return undefined
+}
+
 const MAX_DEPTH = 64
 const MAX_EMBEDDED_JSON = 1024 * 1024
 
@@ -199,7 +228,7 @@ export const makeRedactor = (options: RedactorOptions = {}): RedactorService => 
 
   /** A string holding a JSON document (an error body, a serialized result) is redacted by key too. */
   const stringValue = (input: string, depth: number, seen: WeakSet<object>): string => {
-    const first = input.trimStart()[0]
+    const first = firstNonSpace(input)
     if ((first === "{" || first === "[") && input.length <= MAX_EMBEDDED_JSON) {
       let parsed: unknown
       try {

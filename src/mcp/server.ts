@@ -61,7 +61,7 @@ import {
   listedInputSchema,
   metaOf,
 } from "../tools/describe.js"
-import type { Envelope } from "../tools/envelope.js"
+import { type Envelope, text as envelopeText } from "../tools/envelope.js"
 import { type InvokeServices, invoke } from "../tools/invoke.js"
 import type { Tool } from "../tools/tool.js"
 import { type PromptDeclaration, promptArguments, prompts } from "./prompts.js"
@@ -138,7 +138,7 @@ const listing = (entry: CatalogEntry): McpTool => {
 }
 
 export const toCallToolResult = (envelope: Envelope): CallToolResult => ({
-  content: [{ type: "text", text: JSON.stringify(envelope) }],
+  content: [{ type: "text", text: envelopeText(envelope) }],
   structuredContent: { ...envelope },
   ...(envelope.ok ? {} : { isError: true }),
 })

@@ -51,9 +51,22 @@ export const roundFloats = (value: unknown): unknown => {
 
 const size = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? "")
 
-/** The longest prefix of a list whose JSON fits in `maxBytes` (binary search). */
-const cutToSize = (data: unknown, maxBytes: number): { data: unknown; kept?: number; of?: number } => {
-  if (!Array.isArray(data) || size(data) <= maxBytes) return { data }
+/** The JSON text of the envelopes `success` built: a transport sends it without serializing again. */
+const texts = new WeakMap<Envelope, string>()
+
+/** `JSON.stringify(envelope)`, computed once for the envelopes of `success`. */
+export const text = (envelope: Envelope): string => texts.get(envelope) ?? JSON.stringify(envelope)
+
+/**
+ * The longest prefix of a list whose JSON fits in `maxBytes` (binary search), with the JSON of
+ * what is kept (undefined when the data has none).
+ */
+const cutToSize = (
+  data: unknown,
+  maxBytes: number,
+): { data: unknown; json: string | undefined; kept?: number; of?: number } => {
+  const json: string | undefined = JSON.stringify(data)
+  if (!Array.isArray(data) || json === undefined || Buffer.byteLength(json) <= maxBytes) return { data, json }
   let low = 0
   let high = data.length
   while (low < high) {
@@ -61,7 +74,8 @@ const cutToSize = (data: unknown, maxBytes: number): { data: unknown; kept?: num
     if (size(data.slice(0, mid)) <= maxBytes) low = mid
     else high = mid - 1
   }
-  return { data: data.slice(0, low), kept: low, of: data.length }
+  const kept = data.slice(0, low)
+  return { data: kept, json: JSON.stringify(kept), kept: low, of: data.length }
 }
 
 /** The secrets a tool hands out, put back into its redacted result object. */
@@ -76,7 +90,7 @@ export const success = (
   redact: RedactorService,
   maxResultBytes: number,
 ): Envelope => {
-  const { data, kept, of } = cutToSize(
+  const { data, json, kept, of } = cutToSize(
     roundFloats(reveal(redact(output.data), output.revealed)),
     maxResultBytes,
   )
@@ -89,17 +103,18 @@ export const success = (
         ]
       : []),
   ]
-  return {
-    ok: true,
-    data,
-    meta: {
-      durationMs,
-      ...(output.node === undefined ? {} : { node: output.node }),
-      ...(output.upid === undefined ? {} : { upid: output.upid }),
-      ...(warnings.length === 0 ? {} : { warnings }),
-      ...(truncated ? { truncated: true } : {}),
-    },
+  const meta: ResultMeta = {
+    durationMs,
+    ...(output.node === undefined ? {} : { node: output.node }),
+    ...(output.upid === undefined ? {} : { upid: output.upid }),
+    ...(warnings.length === 0 ? {} : { warnings }),
+    ...(truncated ? { truncated: true } : {}),
   }
+  const envelope: Envelope = { ok: true, data, meta }
+  // Exactly what JSON.stringify(envelope) gives (members in this order), from the data's JSON
+  // that the size check made anyway.
+  if (json !== undefined) texts.set(envelope, `{"ok":true,"data":${json},"meta":${JSON.stringify(meta)}}`)
+  return envelope
 }
 
 export const failure = (error: Failure, meta: ResultMeta, redact: RedactorService): Envelope => {

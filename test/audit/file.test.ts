@@ -138,6 +138,27 @@ describe("file sink durability", () => {
     }),
   )
 
+  it.scopedLive(
+    "a read's record is appended in the caller's fiber: no hop, so it even runs synchronously",
+    () =>
+      Effect.gen(function* () {
+        const file = path.join(tempDir(), "audit.jsonl")
+        const { audit } = yield* openSink({ path: file, syncIntervalMs: 60_000 })
+        // runSync fails on anything asynchronous (a hop to the writer fiber and back is one).
+        const id = Effect.runSync(audit.write(readCall(1)))
+        expect(readRecords(file).map((r) => r.id)).toEqual([id])
+        // A durable record waits for the writer's fsync: it cannot complete synchronously.
+        const durable = Effect.runSyncExit(
+          audit.write({ event: "tool.started", principal, tool: "pve_start_vm" }, { durable: true }),
+        )
+        expect(Exit.isFailure(durable)).toBe(true)
+        // Records posted behind it queue there, in order; the chain has no gap.
+        yield* audit.write(readCall(3))
+        yield* audit.flush
+        expect(verifyChain(readRecords(file))).toMatchObject({ ok: true })
+      }),
+  )
+
   it.scopedLive("non-durable records are fsynced within the sync interval", () =>
     Effect.gen(function* () {
       const file = path.join(tempDir(), "audit.jsonl")

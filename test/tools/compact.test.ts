@@ -1,8 +1,9 @@
 /** Compact results: `fields` projections on list tools and float noise rounded off. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { makeRedactor } from "../../src/domain/redact.js"
 import type { RunningSimulator } from "../../src/simulator/index.js"
 import { page } from "../../src/tools/common.js"
-import { roundFloats } from "../../src/tools/envelope.js"
+import { roundFloats, success, text } from "../../src/tools/envelope.js"
 import { startTestCluster } from "../support/cluster.js"
 import { connectInProcess } from "../support/server.js"
 
@@ -20,6 +21,21 @@ describe("roundFloats", () => {
   it("returns the same value when there is nothing to round", () => {
     const value = { a: [1, 2, { b: "x" }], c: null }
     expect(roundFloats(value)).toBe(value)
+  })
+})
+
+describe("the envelope's JSON text", () => {
+  // Built once from the data's JSON the size check made: it must be exactly JSON.stringify's.
+  const redact = makeRedactor()
+  it.each([
+    ["an object", { data: { a: 1, b: "x", c: [1.23456, null] }, node: "pve1" }],
+    ["a list", { data: [{ vmid: 100 }, { vmid: 101, name: "é\u2028" }], warnings: ["w"] }],
+    ["a list cut to size", { data: Array.from({ length: 200 }, (_, i) => ({ i, pad: "x".repeat(20) })) }],
+    ["no data", { data: undefined }],
+    ["a string", { data: "password=hunter2", upid: "UPID:pve1:1:2:3:qmstart:100:root@pam:" }],
+  ])("%s", (_name, output) => {
+    const envelope = success(output, 12, redact, 1024)
+    expect(text(envelope)).toBe(JSON.stringify(envelope))
   })
 })
 
