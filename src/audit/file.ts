@@ -43,7 +43,7 @@ import * as Queue from "effect/Queue"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { redactSecrets } from "../domain/redact.js"
-import { spanWhenTraced, traced } from "../domain/tracing.js"
+import { traced } from "../domain/tracing.js"
 import type { ChainPosition } from "./chain.js"
 import { auditConfig, DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES, hmacKeyObject } from "./config.js"
 import { errorCode, ioError, replaceFileDurably, syncDirectory, writeAllSync } from "./io.js"
@@ -569,7 +569,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
     const flush: AuditService["flush"] = post<void, AuditWriteError>(
       (done) => ({ _tag: "Flush", done }),
       failClosed,
-    ).pipe(spanWhenTraced("Audit.flush"))
+    ).pipe((flushed) => traced("Audit.flush", {}, flushed))
 
     // First open now, so a lock conflict and recovery are reported at start; a failure is
     // reported and retried by the first write.

@@ -27,7 +27,10 @@ export const make: Effect.Effect<UpstreamLogService> = Effect.map(
   (current) =>
     UpstreamLog.of({
       record: (call) =>
-        Effect.flatMap(FiberRef.get(current), (log) => Effect.sync(() => void log?.push(call))),
+        Effect.withFiberRuntime((fiber) => {
+          fiber.getFiberRef(current)?.push(call)
+          return Effect.void
+        }),
       collect: (into) => (effect) => Effect.locally(effect, current, into),
     }),
 )

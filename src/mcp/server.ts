@@ -42,7 +42,10 @@ import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import * as FiberSet from "effect/FiberSet"
+import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
@@ -206,7 +209,43 @@ export const make = (
     // The calls live in a scope of their own, so that shutdown can bound the wait for them.
     const callsScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
     const calls = yield* Scope.extend(FiberSet.make<Envelope>(), callsScope)
-    const fork = yield* FiberSet.runtime(calls)<ServerServices>()
+    const runFork = Runtime.runFork(runtime)
+    /**
+     * One fiber per call, started with what the call needs already in place: its `ToolCall` in
+     * the context and its log annotations, set as the fiber is made (no `provideService` or
+     * `annotateLogs` wrapping each call), and held in the set the shutdown drains.
+     */
+    const forkCall = (
+      effect: Effect.Effect<Envelope, never, ServerServices | ToolCall>,
+      call: ToolCall["Type"],
+      tool: string,
+    ) => {
+      // `ToolCall` is in the context `updateRefs` gives the fiber, so the effect needs nothing more.
+      const fiber = runFork(effect as Effect.Effect<Envelope, never, ServerServices>, {
+        updateRefs: (refs, id) =>
+          FiberRefs.updateManyAs(refs, {
+            forkAs: id,
+            entries: [
+              [FiberRef.currentContext, [[id, Context.add(runtime.context, ToolCall, call)]]],
+              [
+                FiberRef.currentLogAnnotations,
+                [
+                  [
+                    id,
+                    HashMap.set(
+                      HashMap.set(FiberRefs.getOrDefault(refs, FiberRef.currentLogAnnotations), "tool", tool),
+                      "principal",
+                      call.principal.sub,
+                    ),
+                  ],
+                ],
+              ],
+            ],
+          }),
+      })
+      FiberSet.unsafeAdd(calls, fiber)
+      return fiber
+    }
     const servers = new Set<Server>()
     // One validator for every connection: the SDK builds an Ajv instance per Server otherwise
     // (about half a megabyte for each HTTP session).
@@ -415,11 +454,10 @@ export const make = (
                     }),
                   ).pipe(Effect.ignore),
           })
-          const fiber = fork(
-            invoke(entry, args ?? {}, { maxResultBytes: options.maxResultBytes }).pipe(
-              Effect.provideService(ToolCall, call),
-              Effect.annotateLogs({ tool: entry.name, principal: principal.sub }),
-            ),
+          const fiber = forkCall(
+            invoke(entry, args ?? {}, { maxResultBytes: options.maxResultBytes }),
+            call,
+            entry.name,
           )
           // The SDK aborts a request both for notifications/cancelled and when the transport
           // closes; only the first is the client cancelling the call.

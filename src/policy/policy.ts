@@ -273,29 +273,27 @@ export const make = (settings: PolicySettings) =>
         return targets
       })
 
-    const checkResources = (principal: Principal, target: Target): Effect.Effect<void, Forbidden> => {
+    /** Why `principal` may not act on `target` (its role's resource patterns), if it may not. */
+    const resourceRefusal = (principal: Principal, target: Target): Forbidden | undefined => {
       const path = resourcePath(target)
-      if (principal.resources === undefined || path === "/") return Effect.void
+      if (principal.resources === undefined || path === "/") return undefined
       return principal.resources.some((glob) => globMatches(glob, path))
-        ? Effect.void
-        : Effect.fail(
-            new Forbidden({
-              rule: "principal resources",
-              message: `${principal.sub} may not act on ${path} (resource patterns of role ${principal.role})`,
-            }),
-          )
+        ? undefined
+        : new Forbidden({
+            rule: "principal resources",
+            message: `${principal.sub} may not act on ${path} (resource patterns of role ${principal.role})`,
+          })
     }
 
-    const checkProtected = (tool: ToolInfo, target: Target): Effect.Effect<void, ProtectedGuest> => {
-      if (!isStateChanging(tool) || target.vmid === undefined) return Effect.void
+    /** Why `target` is protected from `tool`, if it is. */
+    const protection = (tool: ToolInfo, target: Target): ProtectedGuest | undefined => {
+      if (!isStateChanging(tool) || target.vmid === undefined) return undefined
       const vmid = target.vmid
       if (settings.protectedVmids.some((r) => vmid >= r.from && vmid <= r.to)) {
-        return Effect.fail(new ProtectedGuest({ rule: "PVE_PROTECTED_VMIDS", vmid }))
+        return new ProtectedGuest({ rule: "PVE_PROTECTED_VMIDS", vmid })
       }
       const tag = (target.tags ?? []).find((t) => settings.protectedTags.has(t.toLowerCase()))
-      return tag === undefined
-        ? Effect.void
-        : Effect.fail(new ProtectedGuest({ rule: "PVE_PROTECTED_TAGS", vmid, tag }))
+      return tag === undefined ? undefined : new ProtectedGuest({ rule: "PVE_PROTECTED_TAGS", vmid, tag })
     }
 
     const confirm = (request: AuthorizeRequest, target: Target | undefined) =>
@@ -329,20 +327,25 @@ export const make = (settings: PolicySettings) =>
         if (answer !== "accept") return yield* new ConfirmationDeclined({ answer })
       })
 
-    const authorize = (request: AuthorizeRequest) =>
-      Effect.gen(function* () {
-        const hidden = hiddenBy(request.entry, request.principal)
-        if (hidden !== undefined) {
-          return yield* new Forbidden({
-            rule: hidden,
-            message: `${request.entry.name} is not available (${hidden})`,
-          })
-        }
-        for (const target of request.targets) yield* checkResources(request.principal, target)
-        // A protected guest is protected as the target and as a source (a clone's, a backup's).
-        for (const target of request.targets) yield* checkProtected(request.entry.tool, target)
-        yield* confirm(request, request.targets[0])
-      })
+    // Plain checks first, in this order; only a confirmation may need to wait (for a human).
+    const authorize = (request: AuthorizeRequest): ReturnType<PolicyService["authorize"]> => {
+      const hidden = hiddenBy(request.entry, request.principal)
+      if (hidden !== undefined) {
+        return Effect.fail(
+          new Forbidden({ rule: hidden, message: `${request.entry.name} is not available (${hidden})` }),
+        )
+      }
+      for (const target of request.targets) {
+        const refused = resourceRefusal(request.principal, target)
+        if (refused !== undefined) return Effect.fail(refused)
+      }
+      // A protected guest is protected as the target and as a source (a clone's, a backup's).
+      for (const target of request.targets) {
+        const protectedBy = protection(request.entry.tool, target)
+        if (protectedBy !== undefined) return Effect.fail(protectedBy)
+      }
+      return request.entry.tool.confirm ? confirm(request, request.targets[0]) : Effect.void
+    }
 
     return Policy.of({ settings, hiddenBy, resolveTargets, authorize })
   })

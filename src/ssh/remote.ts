@@ -20,6 +20,7 @@ import { UpstreamLog } from "../audit/upstream.js"
 import { type SshAddress, type SshSettings, sshConfigured } from "../config/ssh.js"
 import { SshDisabled, SshError, UnknownNode } from "../domain/errors.js"
 import { NODE_NAME_PATTERN } from "../domain/ids.js"
+import { traced } from "../domain/tracing.js"
 import { type ApiError, ProxmoxApi } from "../proxmox/api.js"
 import { commandLine } from "./command.js"
 import { type ExecOptions, type ExecResult, isUnreachable, Ssh, type SshRoute } from "./ssh.js"
@@ -175,7 +176,7 @@ export const make = (settings: SshSettings) =>
         const { node: actual, route } = yield* routeTo(entry, node)
         const result = yield* audited(actual, route, argv, options)
         return { ...result, node: actual, route: routeLabel(route) }
-      }).pipe(Effect.withSpan("Remote.run", { attributes: { node, command: argv[0] } }))
+      }).pipe((run) => traced("Remote.run", { node, command: argv[0] }, run))
 
     const configured = sshConfigured(settings)
     return Remote.of({

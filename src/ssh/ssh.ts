@@ -25,6 +25,7 @@ import type * as Scope from "effect/Scope"
 import type { Client, ClientChannel, ConnectConfig } from "ssh2"
 import type { SshAddress, SshSettings } from "../config/ssh.js"
 import { SshError } from "../domain/errors.js"
+import { traced } from "../domain/tracing.js"
 import { commandLine } from "./command.js"
 import {
   fingerprintOf,
@@ -432,7 +433,7 @@ export const make = (
             }),
           )
         }),
-      ).pipe(Effect.withSpan("Ssh.exec", { attributes: { host: routeLabel(route), command: argv[0] } }))
+      ).pipe((exec) => traced("Ssh.exec", { host: routeLabel(route), command: argv[0] }, exec))
 
     return Ssh.of({
       connect: (route) => Effect.scoped(Effect.asVoid(connection(route))),

@@ -8,7 +8,7 @@
  * then propagates; a call the client cancelled stops the Proxmox task it started.
  *
  * `execute` gives the typed result (the embedding API); `invoke` the result envelope. Both make
- * spans only when a tracer other than Effect's built-in one is installed (`spanWhenTraced`).
+ * spans only when a tracer other than Effect's built-in one is installed (`traced`).
  */
 import { randomUUID } from "node:crypto"
 import * as Cause from "effect/Cause"
@@ -35,7 +35,7 @@ import type { Principal } from "../domain/principal.js"
 import { Redactor } from "../domain/redact.js"
 import { resourcePath, type Target } from "../domain/target.js"
 import { isStateChanging, type NamedTool } from "../domain/tool.js"
-import { spanWhenTraced } from "../domain/tracing.js"
+import { traced } from "../domain/tracing.js"
 import { Policy, type PolicyRefusal } from "../policy/policy.js"
 import type { ApiError } from "../proxmox/api.js"
 import { Tasks } from "../proxmox/tasks.js"
@@ -295,7 +295,7 @@ export const execute = <Fields extends Schema.Struct.Fields, A, E extends Public
   args: unknown,
 ): Effect.Effect<ToolOutput<A>, E | PipelineError, R | InvokeServices | Schema.Struct.Context<Fields>> =>
   runCall(entry, args, (ended) => (ended.cancelledByClient ? Effect.interrupt : ended.exit)).pipe(
-    spanWhenTraced("tool.execute", { tool: entry.name }),
+    (executed) => traced("tool.execute", { tool: entry.name }, executed),
   )
 
 export interface InvokeOptions {
@@ -336,4 +336,4 @@ export const invoke = <Fields extends Schema.Struct.Fields, A, E extends PublicE
         redact,
       )
     }),
-  ).pipe(spanWhenTraced("tool.invoke", { tool: entry.name }))
+  ).pipe((invoked) => traced("tool.invoke", { tool: entry.name }, invoked))

@@ -1,9 +1,9 @@
 /**
  * Spans only for a tracer that reads them, and never a trace header to Proxmox: a call with an
- * installed tracer makes its spans (tool, Proxmox request, HTTP client) and still sends no
- * `traceparent`/`b3`; with Effect's built-in tracer, tracing is off inside a call.
+ * installed tracer makes its spans (tool, Proxmox request) and still sends no `traceparent`/`b3`;
+ * with Effect's built-in tracer (which exports nothing) a call makes no span at all.
  */
-import { Effect, FiberRef, type ManagedRuntime, Tracer } from "effect"
+import { Effect, type ManagedRuntime, Option, Tracer } from "effect"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { LOCAL_PRINCIPAL } from "../../src/domain/principal.js"
 import { TargetRef } from "../../src/domain/target.js"
@@ -54,18 +54,18 @@ describe("tracing", () => {
     for (const header of TRACE_HEADERS) expect(sent[0]!.headerNames).not.toContain(header)
   })
 
-  it("a call runs traced only under an installed tracer, not under the built-in one", async () => {
-    // A tool whose program reports whether tracing is on where it runs.
+  it("a call runs in a span only under an installed tracer, not under the built-in one", async () => {
+    // A tool whose program reports whether it runs inside a span.
     const probe = Tool.make({
       name: "pve_trace_probe",
       title: "Trace probe",
-      description: "Reports whether tracing is on inside a call.",
+      description: "Reports whether a call runs inside a span.",
       category: "cluster",
       tier: "read-only",
       input: {},
       endpoints: [],
       targets: () => [TargetRef.Cluster()],
-      run: () => Effect.map(FiberRef.get(FiberRef.currentTracerEnabled), (enabled) => ({ data: enabled })),
+      run: () => Effect.map(Effect.option(Effect.currentSpan), (span) => ({ data: Option.isSome(span) })),
     })
     const entry = { name: probe.name, tool: probe }
     const call = ToolCall.of({
