@@ -54,6 +54,7 @@ import { type PreparedRecord, prepare, type Redact, seal } from "./record.js"
 import { recover } from "./recovery.js"
 
 export const DEFAULT_SYNC_INTERVAL_MS = 100
+export const DEFAULT_HEAD_INTERVAL_MS = 1_000
 
 /** Who writes the sink's own records (`audit.reopened`). */
 const AUDIT_SINK_PRINCIPAL = { sub: "proxmox-mcp", role: "system", transport: "cli" } as const
@@ -69,6 +70,11 @@ export interface FileAuditOptions {
   readonly redactor?: Redact
   /** Upper bound on how long a non-durable record waits for its fsync (default 100 ms). */
   readonly syncIntervalMs?: number
+  /**
+   * How often a background fsync (of reads' records) publishes the head file, at most (default
+   * 1 s). A durable record's fsync, `flush` and closing publish it at once.
+   */
+  readonly headIntervalMs?: number
   /** `AUDIT_HMAC_KEY`: every record then carries a keyed `mac` (see `chain.ts`). */
   readonly hmacKey?: Redacted.Redacted<string>
 }
@@ -113,6 +119,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
     const maxFiles = options.maxFiles ?? DEFAULT_MAX_FILES
     const redact = options.redactor ?? redactSecrets
     const syncInterval = options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS
+    const headInterval = options.headIntervalMs ?? DEFAULT_HEAD_INTERVAL_MS
     const key = options.hmacKey === undefined ? undefined : hmacKeyObject(options.hmacKey)
 
     /** The file this sink writes: `requested`, or its pid-named sibling when another process holds it. */
@@ -227,28 +234,41 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
       }
     })
 
-    /** Clock time of the last fsync (or of the start): the periodic fsync is due `syncInterval` after it. */
+    /**
+     * Clock time the last fsync started (or the start): the periodic fsync is due `syncInterval`
+     * after it, so records appended while one runs wait for the next, not for one right after.
+     */
     let lastSyncAt = yield* Clock.currentTimeMillis
+    /** Clock time the head was last published. */
+    let lastHeadAt = lastSyncAt
 
     /** The position fsynced last but not yet published in the head file. */
     let headPending: ChainPosition | undefined
 
-    /** Atomically and durably replaces the head file (fsynced temp file + rename + directory fsync). */
-    const publishHead = Effect.suspend(() => {
-      const position = headPending
-      if (position === undefined) return Effect.void
-      const head = headPathOf(target ?? requested)
-      return Effect.tryPromise({
-        try: () => replaceFileDurably(head, `${JSON.stringify(position)}\n`),
-        catch: ioError(head, "replace the head file"),
-      }).pipe(
-        Effect.tap(() =>
-          Effect.sync(() => {
-            if (headPending === position) headPending = undefined
-          }),
-        ),
-      )
-    })
+    /**
+     * Atomically and durably replaces the head file (fsynced temp file + rename + directory
+     * fsync): at once when `now`, else only when `headInterval` has passed since the last time.
+     * (Two more fsyncs: after a background fsync every 100 ms they would cost more than the data's.)
+     */
+    const publishHead = (now: boolean) =>
+      Effect.clockWith((clock) => {
+        const position = headPending
+        if (position === undefined) return Effect.void
+        const at = clock.unsafeCurrentTimeMillis()
+        if (!now && at - lastHeadAt < headInterval) return Effect.void
+        const head = headPathOf(target ?? requested)
+        return Effect.tryPromise({
+          try: () => replaceFileDurably(head, `${JSON.stringify(position)}\n`),
+          catch: ioError(head, "replace the head file"),
+        }).pipe(
+          Effect.tap(() =>
+            Effect.sync(() => {
+              lastHeadAt = at
+              if (headPending === position) headPending = undefined
+            }),
+          ),
+        )
+      })
 
     /**
      * fsync the data; the head follows with `publishHead`. Records appended meanwhile (in the
@@ -258,6 +278,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
       Effect.gen(function* () {
         if (!unsynced(file)) return
         const upTo = file.position
+        lastSyncAt = yield* Clock.currentTimeMillis
         yield* Effect.tryPromise({
           try: () => file.handle.datasync(),
           catch: ioError(target ?? requested, "fsync"),
@@ -266,10 +287,9 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
           file.syncedSeq = upTo.seq
           headPending = upTo
         }
-        lastSyncAt = yield* Clock.currentTimeMillis
       })
 
-    const syncAndPublish = (file: OpenFile) => Effect.zipRight(sync(file), publishHead)
+    const syncAndPublish = (file: OpenFile) => Effect.zipRight(sync(file), publishHead(true))
 
     const rotate = (file: OpenFile) =>
       Effect.gen(function* () {
@@ -436,8 +456,15 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
               : Exit.succeed(command.prepared.id),
           )
         }
-        // The head follows the fsync; durable writers need not wait for it, `flush` does.
-        const published = yield* Effect.exit(publishHead)
+        // The head follows the fsync; durable writers need not wait for it, `flush` does. After a
+        // background fsync (a Tick alone) it follows at most every `headInterval`.
+        const published = yield* Effect.exit(
+          publishHead(
+            commands.some(
+              (command) => command._tag !== "Tick" && (command._tag !== "Record" || command.durable),
+            ),
+          ),
+        )
         if (Exit.isFailure(published)) {
           yield* Effect.logError(`audit log: ${asWriteError(published.cause).message}`)
         }
@@ -449,6 +476,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
             Exit.isFailure(outcome) ? Exit.fail(asWriteError(outcome.cause)) : Exit.void,
           )
         }
+        if (commands.some((command) => command._tag === "Tick")) tickPosted = false
         const close = commands.find((command) => command._tag === "Close")
         if (close === undefined) {
           armSyncTimer()
@@ -474,22 +502,42 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
 
     const needsSync = () => (state._tag === "Open" && unsynced(state.file)) || headPending !== undefined
 
+    /** When the next background fsync (data) or head publication is due; Infinity: none is. */
+    const dueAt = () =>
+      Math.min(
+        state._tag === "Open" && unsynced(state.file) ? lastSyncAt + syncInterval : Number.POSITIVE_INFINITY,
+        headPending === undefined ? Number.POSITIVE_INFINITY : lastHeadAt + headInterval,
+      )
+
     /**
-     * The periodic fsync: when a batch leaves data (or the head) unsynced, the sync timer is
-     * armed; `syncInterval` after the last fsync it posts a `Tick`, which joins the writer's next
-     * batch and fsyncs. One timer, armed at most once per interval: a timeout on the writer's wait
-     * would start again with each batch and, under steady load, never fire.
+     * The periodic fsync: when records (or the head) are left unsynced, the sync timer is armed;
+     * when the fsync or the head is due it posts one `Tick`, which joins the writer's next batch,
+     * and posts no other until the writer has handled it. One timer, armed at most once per
+     * interval: a timeout on the writer's wait would start again with each batch and, under
+     * steady load, never fire.
      */
     const timerArmed = yield* Queue.sliding<void>(1)
+    let tickPosted = false
     const armSyncTimer = () => {
       if (needsSync()) timerArmed.unsafeOffer(undefined)
     }
     const syncTimer = Effect.forever(
       Effect.gen(function* () {
         yield* Queue.take(timerArmed)
-        const due = lastSyncAt + syncInterval - (yield* Clock.currentTimeMillis)
-        if (due > 0) yield* Effect.sleep(Duration.millis(due))
-        if (!closed && needsSync()) mailbox.unsafeOffer({ _tag: "Tick" })
+        // Armed again by the writer once it has handled the Tick in flight.
+        if (tickPosted) return
+        const due = dueAt() - (yield* Clock.currentTimeMillis)
+        if (due === Number.POSITIVE_INFINITY) return
+        // Never longer than the sync interval: records written meanwhile may be due sooner than
+        // the head this wait was for.
+        if (due > 0) yield* Effect.sleep(Duration.millis(Math.min(due, syncInterval)))
+        if (closed || tickPosted || !needsSync()) return
+        if (dueAt() <= (yield* Clock.currentTimeMillis)) {
+          tickPosted = true
+          mailbox.unsafeOffer({ _tag: "Tick" })
+        } else {
+          armSyncTimer()
+        }
       }),
     )
 

@@ -162,7 +162,8 @@ describe("file sink durability", () => {
   it.scopedLive("non-durable records are fsynced within the sync interval", () =>
     Effect.gen(function* () {
       const file = path.join(tempDir(), "audit.jsonl")
-      const audit = yield* makeFile({ path: file, syncIntervalMs: 50 })
+      // The head (what shows the fsync here) follows each background fsync when its interval is as short.
+      const audit = yield* makeFile({ path: file, syncIntervalMs: 50, headIntervalMs: 50 })
       yield* audit.write(readCall(1))
       yield* Effect.sleep("300 millis")
       expect(readHead(file)?.seq).toBe(1)
@@ -172,7 +173,7 @@ describe("file sink durability", () => {
   it.scoped("under steady writes the periodic fsync still runs every sync interval (TestClock)", () =>
     Effect.gen(function* () {
       const file = path.join(tempDir(), "audit.jsonl")
-      const audit = yield* makeFile({ path: file, syncIntervalMs: 100 })
+      const audit = yield* makeFile({ path: file, syncIntervalMs: 100, headIntervalMs: 100 })
       /** Real time for the writer's file I/O; the test clock stands still meanwhile. */
       const settle = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
       // A record every 30 ms of clock time: there is never a pause of 100 ms without one.
@@ -188,6 +189,34 @@ describe("file sink durability", () => {
       expect(readHead(file)?.seq ?? 0).toBeGreaterThan(0)
       expect(headSeqs.slice(0, 15).some((seq) => seq > 0)).toBe(true)
     }),
+  )
+
+  it.scoped(
+    "after background fsyncs the head follows at most every headIntervalMs; a durable record publishes it at once (TestClock)",
+    () =>
+      Effect.gen(function* () {
+        const file = path.join(tempDir(), "audit.jsonl")
+        const audit = yield* makeFile({ path: file, syncIntervalMs: 100, headIntervalMs: 1_000 })
+        /** Real time for the writer's file I/O; the test clock stands still meanwhile. */
+        const settle = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+        const headAfter = (steps: number) =>
+          Effect.gen(function* () {
+            for (let n = 0; n < steps; n++) {
+              yield* TestClock.adjust("50 millis")
+              yield* settle
+            }
+            return readHead(file)?.seq ?? 0
+          })
+        yield* audit.write(readCall(1))
+        // Fsynced after 100 ms, but the head waits for its own interval (1 s from the start).
+        expect(yield* headAfter(10)).toBe(0)
+        yield* audit.write(readCall(2))
+        expect(yield* headAfter(12)).toBeGreaterThanOrEqual(1)
+        // A durable record's fsync publishes the head right away, whatever the interval.
+        yield* audit.write({ event: "tool.started", principal, tool: "pve_start_vm" }, { durable: true })
+        for (let tries = 0; tries < 50 && (readHead(file)?.seq ?? 0) < 3; tries++) yield* settle
+        expect(readHead(file)?.seq).toBe(3)
+      }),
   )
 
   it.scopedLive("concurrent writes are committed in order without gaps", () =>
