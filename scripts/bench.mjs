@@ -11,7 +11,10 @@
  * - the audit cost: read throughput with the hash-chained file sink against the memory sink
  *   (in-process, through `invoke` as the MCP adapter runs calls, alternating rounds);
  * - coalescing: how many upstream requests 100 identical concurrent `pve_list_cluster_resources`
- *   calls caused.
+ *   calls caused;
+ * - a fan-out over 50 nodes (each answering after 20 ms, one of them dead), through the server
+ *   with every node's endpoint in PROXMOX_NODES: the call against the slowest healthy node's
+ *   direct request.
  *
  * The simulated cluster runs in a worker thread (scripts/bench-simulator.mjs). Results go to
  * bench/results.json. `--quick` (or BENCH_QUICK=1) runs a few calls of each part, only to prove
@@ -56,6 +59,7 @@ const TARGETS = {
   loadedRssMB: { max: 150, text: "RSS after 5,000 calls at most 150 MB" },
   auditCost: { max: 0.1, text: "audit cost at most 10%" },
   coalescedUpstreamRequests: { max: 1, text: "100 identical concurrent reads give 1 upstream request" },
+  fanOutRatio: { max: 1.2, text: "a fan-out over 50 nodes, one dead, within 1.2x the slowest healthy node" },
 }
 
 // --- the simulator in its worker ----------------------------------------------------------------
@@ -312,6 +316,101 @@ for (const row of audit.rows) {
 }
 
 await sim("close")
+
+// --- a fan-out over 50 nodes, one of them dead ------------------------------------------------------
+
+const FAN_OUT_NODES = Array.from({ length: 50 }, (_, i) => `pve${i + 1}`)
+const NODE_DELAY_MS = 20
+const fanWorker = new Worker(path.join(root, "scripts/bench-simulator.mjs"), {
+  workerData: { options: { nodes: FAN_OUT_NODES, seed: "empty" } },
+})
+await new Promise((resolve, reject) => {
+  fanWorker.once("error", reject)
+  fanWorker.once("message", (message) => (message.ready ? resolve() : reject(new Error("simulator"))))
+})
+const fanPending = new Map()
+let fanNext = 0
+fanWorker.on("message", ({ id, result, error }) => {
+  const waiter = fanPending.get(id)
+  if (waiter === undefined) return
+  fanPending.delete(id)
+  if (error === undefined) waiter.resolve(result)
+  else waiter.reject(new Error(error))
+})
+const fanSim = (op, args = {}) =>
+  new Promise((resolve, reject) => {
+    const id = fanNext++
+    fanPending.set(id, { resolve, reject })
+    fanWorker.postMessage({ id, op, ...args })
+  })
+const fanInfo = await fanSim("info")
+const deadNode = FAN_OUT_NODES[6]
+for (const node of FAN_OUT_NODES)
+  await fanSim("fault", { node, fault: { kind: "slow", delayMs: NODE_DELAY_MS } })
+await fanSim("fault", { node: deadNode, fault: { kind: "down" } })
+const healthy = fanInfo.endpoints.filter((endpoint) => endpoint.node !== deadNode)
+/** One node's direct read, on its own endpoint (the floor of its part of the fan-out). */
+const directNode = (endpoint) =>
+  new Promise((resolve, reject) => {
+    const begin = performance.now()
+    const request = https.request(
+      {
+        host: endpoint.host,
+        port: endpoint.port,
+        path: `/api2/json/nodes/${endpoint.node}/qemu`,
+        agent: floorAgent,
+        headers: { Authorization: `PVEAPIToken=${fanInfo.tokenId}=${fanInfo.tokenSecret}` },
+      },
+      (response) => {
+        response.resume()
+        response.on("end", () => resolve(performance.now() - begin))
+      },
+    )
+    request.on("error", reject)
+    request.end()
+  })
+const fanRounds = quick ? 1 : 5
+const perNodeMs = []
+for (const endpoint of healthy) {
+  const times = []
+  for (let r = 0; r < fanRounds + 1; r++) times.push(await directNode(endpoint))
+  perNodeMs.push(percentile(times.slice(1), 50))
+}
+const slowestHealthyMs = Math.max(...perNodeMs)
+const fanTransport = new StdioClientTransport({
+  command: process.execPath,
+  args: [BIN, "run"],
+  env: {
+    PATH: process.env.PATH ?? "",
+    PROXMOX_NODES: fanInfo.endpoints.map((e) => `${e.node}:${e.host}:${e.port}`).join(","),
+    PROXMOX_TOKEN_ID: fanInfo.tokenId,
+    PROXMOX_TOKEN_SECRET: fanInfo.tokenSecret,
+    PROXMOX_TLS_FINGERPRINTS: fanInfo.fingerprint,
+    PVE_ACCESS_TIER: "read-only",
+    AUDIT_LOG_PATH: path.join(auditDir, "audit-fanout.jsonl"),
+  },
+  stderr: "pipe",
+})
+const fanClient = new Client({ name: "proxmox-mcp-bench", version: "1" })
+await fanClient.connect(fanTransport)
+const fanOutTimes = []
+let fanWarnings = []
+for (let r = 0; r < fanRounds + 1; r++) {
+  const begin = performance.now()
+  const result = await fanClient.callTool({ name: "listVMs", arguments: {} })
+  if (result.isError) throw new Error(`listVMs: ${JSON.stringify(result.structuredContent)}`)
+  if (r > 0) fanOutTimes.push(performance.now() - begin)
+  fanWarnings = result.structuredContent.meta.warnings ?? []
+}
+await fanClient.close()
+const fanOutMs = percentile(fanOutTimes, 50)
+log(
+  `fan-out over ${FAN_OUT_NODES.length} nodes (${NODE_DELAY_MS} ms each, ${deadNode} dead): ${fanOutMs.toFixed(1)} ms, ` +
+    `slowest healthy node ${slowestHealthyMs.toFixed(1)} ms: ratio ${(fanOutMs / slowestHealthyMs).toFixed(2)}; ` +
+    `${fanWarnings.length} warning(s)`,
+)
+await fanSim("close")
+await fanWorker.terminate()
 fs.rmSync(auditDir, { recursive: true, force: true })
 
 // --- results ------------------------------------------------------------------------------------
@@ -334,6 +433,9 @@ const figures = {
   auditCost: round(Math.max(...audit.rows.map((row) => row.cost)), 3),
   coalescedUpstreamRequests: coalesced,
   tlsHandshakesAtConcurrency16: handshakes,
+  fanOutRatio: round(fanOutMs / slowestHealthyMs),
+  fanOutMs: round(fanOutMs, 1),
+  fanOutSlowestHealthyNodeMs: round(slowestHealthyMs, 1),
 }
 const verdicts = Object.fromEntries(
   Object.entries(TARGETS).map(([key, target]) => {

@@ -238,6 +238,17 @@ export const FreshReads = FiberRef.unsafeMake(false)
 /** Runs `effect` with reads that send their own request (never sharing one in flight). */
 export const fresh = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.locally(effect, FreshReads, true)
 
+/**
+ * Set (with `singleTry`) around the reads of a fan-out over many nodes: a read that fails is not
+ * tried again. The fan-out reports that node in a warning rather than hold every other node's
+ * answer back for the back-offs (a dead node's 595 would otherwise cost seconds of them).
+ */
+export const SingleTryReads = FiberRef.unsafeMake(false)
+
+/** Runs `effect` with reads that are tried once (see `SingleTryReads`). */
+export const singleTry = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.locally(effect, SingleTryReads, true)
+
 /** The default of `ProxmoxConfig.readDeadlineMs`. */
 export const DEFAULT_READ_DEADLINE_MS = 40_000
 
@@ -524,12 +535,18 @@ export const make = (config: ProxmoxConfig) =>
      * A read: retried like `readRetrySchedule` (4 tries, jittered exponential back-off) while the
      * failure is transient and its deadline leaves time for the back-off and another try.
      */
-    const read = (request: ApiRequest, path: string, query: string, node: string | undefined) =>
+    const read = (
+      request: ApiRequest,
+      path: string,
+      query: string,
+      node: string | undefined,
+      retries: number,
+    ) =>
       Effect.flatMap(Clock.currentTimeMillis, (started) => {
         const deadline = started + readDeadlineMs
         const attempt = (retry: number): Effect.Effect<ApiEnvelope, ApiError> =>
           Effect.catchIf(sendWithFailover(request, path, query, node, deadline), isTransient, (error) =>
-            retry >= READ_RETRIES
+            retry >= retries
               ? Effect.fail(error)
               : Effect.flatMap(
                   Effect.all([Clock.currentTimeMillis, Random.nextRange(0.8, 1.2)]),
@@ -593,7 +610,14 @@ export const make = (config: ProxmoxConfig) =>
         return traced(
           "ProxmoxApi.request",
           attributes,
-          coalesce(`${request.timeoutMs ?? ""} ${path}?${query}`, read(request, path, query, node)),
+          Effect.withFiberRuntime((fiber) => {
+            // A read tried once shares only with reads tried once: it must not wait out back-offs.
+            const once = fiber.getFiberRef(SingleTryReads)
+            return coalesce(
+              `${once ? "once " : ""}${request.timeoutMs ?? ""} ${path}?${query}`,
+              read(request, path, query, node, once ? 0 : READ_RETRIES),
+            )
+          }),
         )
       return traced(
         "ProxmoxApi.request",

@@ -18,6 +18,7 @@ import {
   vmidField,
 } from "./common.js"
 import * as Endpoint from "./endpoint.js"
+import { perNode } from "./fanout.js"
 import * as Tool from "./tool.js"
 
 const noun = (type: GuestType) => (type === "qemu" ? "VM" : "container")
@@ -68,7 +69,7 @@ export const guestListTool = <const Name extends string>(type: GuestType, name: 
     result: (data, input) => page(byVmid(asArray(data)), input),
   })
 
-/** NANDI's legacy list: one node, or every node concurrently when `node` is omitted. */
+/** NANDI's legacy list: one node, or every node (a fan-out, `fanout.ts`) when `node` is omitted. */
 export const legacyGuestListTool = <const Name extends string>(type: GuestType, name: Name) => {
   const nodes = Endpoint.get("/nodes")
   const list = listEndpoint(type)
@@ -94,25 +95,18 @@ export const legacyGuestListTool = <const Name extends string>(type: GuestType, 
           input.node === undefined
             ? (yield* registry.nodes).map((n) => n.node)
             : [yield* registry.requireNode(input.node)]
-        const perNode = yield* Effect.forEach(
-          names,
-          (node) =>
-            list.call({ node }).pipe(
-              Effect.map((data) => asArray(data).map((guest): Row => ({ ...guest, node }))),
-              Effect.either,
-            ),
-          { concurrency: "unbounded" },
-        )
-        const warnings: Array<string> = []
-        const guests: Array<Row> = []
-        perNode.forEach((result, i) => {
-          if (result._tag === "Right") guests.push(...result.right)
-          else warnings.push(`node ${names[i]} did not answer: ${result.left.message}`)
-        })
         // A single node that fails is an error, not an empty list.
-        const single = perNode[0]
-        if (input.node !== undefined && single?._tag === "Left") return yield* Effect.fail(single.left)
-        return { data: page(byVmid(guests), input), warnings }
+        if (input.node !== undefined) {
+          const data = yield* list.call({ node: names[0]! })
+          return {
+            data: page(byVmid(asArray(data).map((guest): Row => ({ ...guest, node: names[0]! }))), input),
+          }
+        }
+        const fanOut = yield* perNode(names, (node) =>
+          Effect.map(list.call({ node }), (data) => asArray(data).map((guest): Row => ({ ...guest, node }))),
+        )
+        const guests = fanOut.answers.flatMap((answer) => answer.value)
+        return { data: page(byVmid(guests), input), warnings: fanOut.warnings }
       }),
   })
 }
