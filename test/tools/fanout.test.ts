@@ -27,9 +27,9 @@ let runtime: TestRuntime
 beforeAll(async () => {
   // Every node's own endpoint (PROXMOX_NODES), so only the fan-out bounds how many are asked at once.
   sim = await startTestCluster({ nodes: NODES, seed: "empty" })
-  NODES.forEach((node, i) =>
-    sim.cluster.addGuest({ vmid: 1000 + i, type: "qemu", node, name: `vm-${node}`, status: "running" }),
-  )
+  NODES.forEach((node, i) => {
+    sim.cluster.addGuest({ vmid: 1000 + i, type: "qemu", node, name: `vm-${node}`, status: "running" })
+  })
   runtime = runtimeFor(configFor(sim))
 })
 afterAll(async () => {
