@@ -213,7 +213,17 @@ const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> =>
  * that apply to it with theirs; any other key is "not a parameter of this tool".
  */
 const makeDecoder = <Fields extends Schema.Struct.Fields>(info: ToolInfo, fields: Fields) => {
-  const decodeOwn = Schema.decodeUnknown(Schema.Struct(fields), { onExcessProperty: "error", errors: "all" })
+  // Compiled at the tool's first call, then kept: most tools of a session are never called, and
+  // compiling 160 parsers at start costs start-up time and memory the server keeps.
+  let compiled:
+    | ((
+        input: unknown,
+      ) => Effect.Effect<Input<Fields>, ParseResult.ParseError, Schema.Struct.Context<Fields>>)
+    | undefined
+  const decodeOwn = (input: unknown) => {
+    compiled ??= Schema.decodeUnknown(Schema.Struct(fields), { onExcessProperty: "error", errors: "all" })
+    return compiled(input)
+  }
   const controlKeys = new Set([
     ...(info.startsTask ? ["wait", "timeoutSeconds"] : []),
     ...(info.confirm ? ["confirm"] : []),
