@@ -11,6 +11,7 @@
  * every hash after the change (and the head with them); without the key nobody can recompute the
  * macs, so `audit verify --key` also catches a rewrite of the whole log plus its head.
  */
+import * as crypto from "node:crypto"
 import { createHash, createHmac, type KeyObject, timingSafeEqual } from "node:crypto"
 
 export const GENESIS = "0".repeat(64)
@@ -99,7 +100,13 @@ export const setMember = (target: Record<string, unknown>, key: string, value: u
   }
 }
 
-export const sha256Hex = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex")
+/** Node's one-shot hash (20.12+): no Hash object per record. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash
+
+export const sha256Hex = (text: string): string =>
+  oneShot === undefined
+    ? createHash("sha256").update(text, "utf8").digest("hex")
+    : oneShot("sha256", text, "hex")
 
 /** The `hash` of a record: `record` is the record without its `hash` member. */
 export const hashRecord = (prev: string, record: unknown): string =>

@@ -181,7 +181,15 @@ const supportsFormElicitation = (declared: { readonly form?: unknown; readonly u
 const responsesWritten = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
 const cancelledRequestOf = (message: unknown): RequestId | undefined => {
-  if (!isJSONRPCNotification(message) || message.method !== "notifications/cancelled") return undefined
+  // The method first: every message passes here, and the schema check is not free.
+  if (
+    typeof message !== "object" ||
+    message === null ||
+    !("method" in message) ||
+    message.method !== "notifications/cancelled" ||
+    !isJSONRPCNotification(message)
+  )
+    return undefined
   const requestId: unknown = message.params?.requestId
   return typeof requestId === "string" || typeof requestId === "number" ? requestId : undefined
 }

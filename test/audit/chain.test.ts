@@ -1,7 +1,14 @@
 import { createHash } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { canonicalize, GENESIS, hashRecord, toJsonValue, verifyChain } from "../../src/audit/chain.js"
+import {
+  canonicalize,
+  GENESIS,
+  hashRecord,
+  sha256Hex,
+  toJsonValue,
+  verifyChain,
+} from "../../src/audit/chain.js"
 import { makeMemory } from "../../src/audit/memory.js"
 import { everyEventKind } from "./helpers.js"
 
@@ -76,6 +83,11 @@ describe("JCS (RFC 8785)", () => {
 })
 
 describe("hash chain", () => {
+  it("sha256Hex is the SHA-256 of the text's UTF-8 bytes, in lower-case hex", () => {
+    for (const text of ["", "audit", "é – 日本 \u{1F600}", "x".repeat(5000)])
+      expect(sha256Hex(text)).toBe(createHash("sha256").update(Buffer.from(text, "utf8")).digest("hex"))
+  })
+
   it("hash is SHA-256 over prev, a newline and the JCS of the record without hash", () => {
     const record = { v: 1, seq: 1, prev: GENESIS, event: "server.start" }
     const expected = createHash("sha256")
