@@ -1,6 +1,6 @@
 /**
  * Embedding proxmox-mcp in an Effect application: compose the tool layers with an audit sink, a
- * redactor and an HTTP client, then call built-in tools with their own result and error types.
+ * redactor and the Proxmox transport, then call built-in tools with their own result and error types.
  * Here against the built-in simulated cluster; point `proxmox` at a real one the same way
  * (or use `toolLayerConfig()`, `proxmoxTransportLayerConfig` and `redactorLayerConfig` to read
  * the PROXMOX_* and PVE_* variables).
