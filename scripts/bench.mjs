@@ -64,26 +64,32 @@ const TARGETS = {
 
 // --- the simulator in its worker ----------------------------------------------------------------
 
-const worker = new Worker(path.join(root, "scripts/bench-simulator.mjs"), { workerData: { extraGuests: 64 } })
-await new Promise((resolve, reject) => {
-  worker.once("error", reject)
-  worker.once("message", (message) => (message.ready ? resolve() : reject(new Error("simulator"))))
-})
-let nextId = 0
-const pending = new Map()
-worker.on("message", ({ id, result, error }) => {
-  const waiter = pending.get(id)
-  if (waiter === undefined) return
-  pending.delete(id)
-  if (error === undefined) waiter.resolve(result)
-  else waiter.reject(new Error(error))
-})
-const sim = (op, args = {}) =>
-  new Promise((resolve, reject) => {
-    const id = nextId++
-    pending.set(id, { resolve, reject })
-    worker.postMessage({ id, op, ...args })
+/** A simulator in a worker thread of its own; `call(op, args)` asks it (see bench-simulator.mjs). */
+const startSimulatorWorker = async (workerData) => {
+  const worker = new Worker(path.join(root, "scripts/bench-simulator.mjs"), { workerData })
+  await new Promise((resolve, reject) => {
+    worker.once("error", reject)
+    worker.once("message", (message) => (message.ready ? resolve() : reject(new Error("simulator"))))
   })
+  let nextId = 0
+  const pending = new Map()
+  worker.on("message", ({ id, result, error }) => {
+    const waiter = pending.get(id)
+    if (waiter === undefined) return
+    pending.delete(id)
+    if (error === undefined) waiter.resolve(result)
+    else waiter.reject(new Error(error))
+  })
+  const call = (op, args = {}) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++
+      pending.set(id, { resolve, reject })
+      worker.postMessage({ id, op, ...args })
+    })
+  return { worker, call }
+}
+
+const { worker, call: sim } = await startSimulatorWorker({ extraGuests: 64 })
 const info = await sim("info")
 const vmids = info.qemu
 
@@ -321,28 +327,9 @@ await sim("close")
 
 const FAN_OUT_NODES = Array.from({ length: 50 }, (_, i) => `pve${i + 1}`)
 const NODE_DELAY_MS = 20
-const fanWorker = new Worker(path.join(root, "scripts/bench-simulator.mjs"), {
-  workerData: { options: { nodes: FAN_OUT_NODES, seed: "empty" } },
+const { worker: fanWorker, call: fanSim } = await startSimulatorWorker({
+  options: { nodes: FAN_OUT_NODES, seed: "empty" },
 })
-await new Promise((resolve, reject) => {
-  fanWorker.once("error", reject)
-  fanWorker.once("message", (message) => (message.ready ? resolve() : reject(new Error("simulator"))))
-})
-const fanPending = new Map()
-let fanNext = 0
-fanWorker.on("message", ({ id, result, error }) => {
-  const waiter = fanPending.get(id)
-  if (waiter === undefined) return
-  fanPending.delete(id)
-  if (error === undefined) waiter.resolve(result)
-  else waiter.reject(new Error(error))
-})
-const fanSim = (op, args = {}) =>
-  new Promise((resolve, reject) => {
-    const id = fanNext++
-    fanPending.set(id, { resolve, reject })
-    fanWorker.postMessage({ id, op, ...args })
-  })
 const fanInfo = await fanSim("info")
 const deadNode = FAN_OUT_NODES[6]
 for (const node of FAN_OUT_NODES)
