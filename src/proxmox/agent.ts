@@ -37,12 +37,20 @@ export class PinMismatchError extends Error {
 type ConnectCallback = (error: Error | null, stream: Duplex) => void
 
 class ProxmoxAgent extends https.Agent {
+  /**
+   * One TLS context for every connection (the CA, or the system's roots): `tls.connect` would
+   * build one per connection otherwise, about 0.3 ms each, and PVE closes the connection after
+   * every error answer.
+   */
+  private readonly secureContext: tls.SecureContext
+
   constructor(
     options: https.AgentOptions,
     /** `host:port` -> pinned fingerprint */
     private readonly pins: ReadonlyMap<string, string>,
   ) {
     super(options)
+    this.secureContext = tls.createSecureContext(options.ca === undefined ? {} : { ca: options.ca })
   }
 
   override createConnection(
@@ -52,10 +60,14 @@ class ProxmoxAgent extends https.Agent {
     const key = `${options.host}:${options.port}`
     const pin = this.pins.get(key)
     if (pin === undefined) {
-      return super.createConnection(options, callback)
+      return super.createConnection(
+        { ...options, secureContext: this.secureContext } as http.RequestOptions,
+        callback,
+      )
     }
     const socket = tls.connect({
       ...(options as tls.ConnectionOptions),
+      secureContext: this.secureContext,
       rejectUnauthorized: false,
       session: undefined,
     })
