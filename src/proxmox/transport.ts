@@ -73,11 +73,19 @@ const liveClock = Effect.runSync(Effect.clock)
 
 const TIMED_OUT = new ExchangeFailed({ stage: "timeout" })
 
+/** The largest answer read by default: PVE's biggest (task logs, cluster resources) are far smaller. */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024
+
 /**
  * Sends `exchange` through `agent` and collects the answer. `timeoutMs` undefined: no timer (the
  * caller bounds the exchange on its own clock).
  */
-const send = (agent: https.Agent, exchange: Exchange, timeoutMs: number | undefined) =>
+const send = (
+  agent: https.Agent,
+  exchange: Exchange,
+  timeoutMs: number | undefined,
+  maxAnswerBytes: number,
+) =>
   Effect.async<Answer, ExchangeFailed>((resume) => {
     let done = false
     let timer: ReturnType<typeof setTimeout> | undefined
@@ -111,6 +119,18 @@ const send = (agent: https.Agent, exchange: Exchange, timeoutMs: number | undefi
         response.setEncoding("utf8")
         response.on("data", (chunk: string) => {
           text += chunk
+          // Counted in characters (what is held), the bytes of PVE's ASCII JSON.
+          if (text.length > maxAnswerBytes) {
+            finish(
+              Effect.fail(
+                new ExchangeFailed({
+                  stage: "read",
+                  cause: new Error(`the answer is larger than ${maxAnswerBytes} bytes`),
+                }),
+              ),
+            )
+            request.destroy()
+          }
         })
         response.once("end", () =>
           finish(
@@ -148,21 +168,30 @@ const send = (agent: https.Agent, exchange: Exchange, timeoutMs: number | undefi
   })
 
 /** The transport over `agent`: timers of its own under the live clock, the Effect clock's otherwise. */
-export const makeNode = (agent: https.Agent): ProxmoxTransportService => ({
-  exchange: (exchange) =>
-    Effect.clockWith((clock) =>
-      clock === liveClock
-        ? send(agent, exchange, exchange.timeoutMs)
-        : Effect.timeoutFail(send(agent, exchange, undefined), {
-            duration: Duration.millis(exchange.timeoutMs),
-            onTimeout: () => TIMED_OUT,
-          }),
-    ),
-})
+export const makeNode = (
+  agent: https.Agent,
+  options: { readonly maxAnswerBytes?: number } = {},
+): ProxmoxTransportService => {
+  const maxAnswerBytes = options.maxAnswerBytes ?? MAX_ANSWER_BYTES
+  return {
+    exchange: (exchange) =>
+      Effect.clockWith((clock) =>
+        clock === liveClock
+          ? send(agent, exchange, exchange.timeoutMs, maxAnswerBytes)
+          : Effect.timeoutFail(send(agent, exchange, undefined, maxAnswerBytes), {
+              duration: Duration.millis(exchange.timeoutMs),
+              onTimeout: () => TIMED_OUT,
+            }),
+      ),
+  }
+}
 
 /** The Node transport with the pinning agent for `config`'s endpoints (closed with the layer). */
 export const proxmoxTransportLayer = (config: ProxmoxConfig): Layer.Layer<ProxmoxTransport> =>
-  Layer.scoped(ProxmoxTransport, Effect.map(makeProxmoxAgent(config), makeNode))
+  Layer.scoped(
+    ProxmoxTransport,
+    Effect.map(makeProxmoxAgent(config), (agent) => makeNode(agent)),
+  )
 
 /** The same, its TLS settings (pins, CA, insecure mode) read from the configuration. */
 export const proxmoxTransportLayerConfig = Layer.unwrapEffect(
