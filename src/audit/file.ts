@@ -399,7 +399,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
         yield* append(file, bytes, position)
       })
 
-    /** Appends sealed records that end at `position`. */
+    /** Appends sealed records that end at `position` (the writer's batches). */
     const append = (file: OpenFile, bytes: Buffer, position: ChainPosition) =>
       Effect.try({
         try: () => {
@@ -587,12 +587,24 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
       }
       const bytes = Buffer.from(`${JSON.stringify(record)}\n`, "utf8")
       if (file.size > 0 && file.size + bytes.length > maxBytes) return undefined
-      return append(file, bytes, { seq: record.seq, hash: record.hash }).pipe(
-        Effect.map(() => {
-          armSyncTimer()
-          return prepared.id
-        }),
-      )
+      // Sealed and written in this one synchronous step: no other record can take the same place
+      // in the chain between the two.
+      try {
+        writeAllSync(file.handle.fd, bytes)
+      } catch (cause) {
+        // Until the sink is marked unavailable, records queue behind this failure.
+        pending++
+        return Effect.ensuring(
+          fail(ioError(current, "write")(cause)),
+          Effect.sync(() => {
+            pending--
+          }),
+        )
+      }
+      file.size += bytes.length
+      file.position = { seq: record.seq, hash: record.hash }
+      armSyncTimer()
+      return Effect.succeed(prepared.id)
     }
 
     const write: AuditService["write"] = (entry, writeOptions) =>
