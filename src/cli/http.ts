@@ -19,8 +19,9 @@ import * as McpHttp from "../mcp/http.js"
 import * as McpServer from "../mcp/server.js"
 import { proxmoxTransportLayer } from "../proxmox/transport.js"
 import { say } from "./args.js"
+import type { Terminal } from "./io.js"
 import type { ServeOptions } from "./serve.js"
-import { announceStart, servedFacts, type Terminal } from "./startup.js"
+import { announceStart, servedFacts } from "./startup.js"
 import { VERSION } from "./version.js"
 
 export interface HttpServeOptions extends ServeOptions {

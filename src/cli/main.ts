@@ -11,9 +11,9 @@ import { checkFlags, configurationError, flagValue, load, policySettings, say, U
 import { runAuditCommand } from "./audit.js"
 import { BOOTSTRAP_USAGE, bootstrap } from "./bootstrap.js"
 import { DOCTOR_USAGE, doctor } from "./doctor.js"
+import { type CliIo, processIo } from "./io.js"
 import { demo, run, simulatorResource } from "./serve.js"
 import { SETUP_USAGE, setup } from "./setup.js"
-import { type CliIo, processIo } from "./startup.js"
 import { renderTools, type ToolsFormat } from "./tools.js"
 import { VERSION } from "./version.js"
 

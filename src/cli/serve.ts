@@ -29,7 +29,7 @@ import { proxmoxTransportLayer } from "../proxmox/transport.js"
 import { simulatorConfig } from "../simulator/config.js"
 import { builtin } from "../tools/catalog.js"
 import { checkFlags, configurationError, flagValue, load, policySettings, say, UsageError } from "./args.js"
-import { announceStart, type CliIo, processIo, servedFacts } from "./startup.js"
+import { type CliIo, processIo } from "./io.js"
 import { VERSION } from "./version.js"
 
 export interface ServeOptions {
@@ -98,15 +98,25 @@ const serve = (options: ServeOptions, io: CliIo, announce: boolean): Effect.Effe
         process.off("SIGTERM", onSigterm)
       }),
     )
-    if (announce) {
-      const facts = servedFacts({
-        policy: options.policy,
-        auditPath: options.audit.path,
-        toolMode: options.server.toolMode,
-        toolsets: options.server.toolsets,
-      })
+    if (announce && io.terminal.interactive) {
       // Beside the server, not before it: a slow or absent Proxmox never delays the protocol.
-      yield* Effect.fork(announceStart(io.terminal, facts, redactor.text))
+      // Loaded only here: a server spawned by an MCP client does not parse it.
+      yield* Effect.fork(
+        Effect.flatMap(
+          Effect.promise(() => import("./startup.js")),
+          (startup) =>
+            startup.announceStart(
+              io.terminal,
+              startup.servedFacts({
+                policy: options.policy,
+                auditPath: options.audit.path,
+                toolMode: options.server.toolMode,
+                toolsets: options.server.toolsets,
+              }),
+              redactor.text,
+            ),
+        ),
+      )
     }
     yield* serveStdio(io.stdin, io.stdout)
     say("proxmox-mcp: the client closed the connection: shutting down; running calls may finish")

@@ -5,9 +5,9 @@
  *
  * Only when stderr is a terminal: an MCP client that spawns the server reads stdout (never
  * written here) and logs stderr, and gains nothing from a probe. The probe runs beside the
- * server, never before it, so start-up does not wait for Proxmox.
+ * server, never before it, so start-up does not wait for Proxmox; and this module is loaded
+ * with `import()` only then, so a server started by a client does not even parse it.
  */
-import type { Readable, Writable } from "node:stream"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -20,28 +20,7 @@ import type { PolicySettings } from "../policy/settings.js"
 import { type ApiError, ProxmoxApi } from "../proxmox/api.js"
 import { builtin } from "../tools/catalog.js"
 import { isDeprecated } from "../tools/describe.js"
-
-/** Where the server tells a person what it does; `interactive` when stderr is a terminal. */
-export interface Terminal {
-  readonly interactive: boolean
-  readonly write: (text: string) => void
-}
-
-/** The streams and terminal of the serving commands; the process's unless a test gives its own. */
-export interface CliIo {
-  readonly stdin: Readable
-  readonly stdout: Writable
-  readonly terminal: Terminal
-}
-
-export const processIo = (): CliIo => ({
-  stdin: process.stdin,
-  stdout: process.stdout,
-  terminal: {
-    interactive: process.stderr.isTTY === true,
-    write: (text) => void process.stderr.write(text),
-  },
-})
+import type { Terminal } from "./io.js"
 
 /** What the server exposes, known without asking Proxmox. */
 export interface ServedFacts {

@@ -10,8 +10,8 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import * as Effect from "effect/Effect"
 import { vi } from "vitest"
+import type { Terminal } from "../../src/cli/io.js"
 import { cli } from "../../src/cli/main.js"
-import type { Terminal } from "../../src/cli/startup.js"
 
 /** The client's end of a stdio connection, over any pair of streams. */
 class StreamClientTransport implements Transport {
