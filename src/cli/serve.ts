@@ -30,6 +30,7 @@ import { simulatorConfig } from "../simulator/config.js"
 import { builtin } from "../tools/catalog.js"
 import { checkFlags, configurationError, flagValue, load, policySettings, say, UsageError } from "./args.js"
 import { type CliIo, processIo } from "./io.js"
+import { announceStart, servedFacts } from "./startup.js"
 import { VERSION } from "./version.js"
 
 export interface ServeOptions {
@@ -99,24 +100,14 @@ const serve = (options: ServeOptions, io: CliIo, announce: boolean): Effect.Effe
       }),
     )
     if (announce && io.terminal.interactive) {
+      const facts = servedFacts({
+        policy: options.policy,
+        auditPath: options.audit.path,
+        toolMode: options.server.toolMode,
+        toolsets: options.server.toolsets,
+      })
       // Beside the server, not before it: a slow or absent Proxmox never delays the protocol.
-      // Loaded only here: a server spawned by an MCP client does not parse it.
-      yield* Effect.fork(
-        Effect.flatMap(
-          Effect.promise(() => import("./startup.js")),
-          (startup) =>
-            startup.announceStart(
-              io.terminal,
-              startup.servedFacts({
-                policy: options.policy,
-                auditPath: options.audit.path,
-                toolMode: options.server.toolMode,
-                toolsets: options.server.toolsets,
-              }),
-              redactor.text,
-            ),
-        ),
-      )
+      yield* Effect.fork(announceStart(io.terminal, facts, redactor.text))
     }
     yield* serveStdio(io.stdin, io.stdout)
     say("proxmox-mcp: the client closed the connection: shutting down; running calls may finish")
