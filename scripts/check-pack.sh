@@ -68,7 +68,7 @@ import * as fs from "node:fs"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { Catalog, callTool, DEFAULT_POLICY, layerMemory, makeRedactor, proxmoxHttpClientLayer, Redactor, toolLayer } from "proxmox-mcp"
+import { Catalog, callTool, DEFAULT_POLICY, layerMemory, makeRedactor, proxmoxTransportLayer, Redactor, toolLayer } from "proxmox-mcp"
 
 const sim = JSON.parse(fs.readFileSync(process.argv[2], "utf8"))
 const config = {
@@ -79,7 +79,7 @@ const config = {
 const redactor = makeRedactor({ knownSecrets: [config.endpoints[0].tokenSecret] })
 const layer = toolLayer(config, DEFAULT_POLICY).pipe(
   Layer.provideMerge(Layer.mergeAll(layerMemory({ redactor }), Layer.succeed(Redactor, redactor))),
-  Layer.provide(proxmoxHttpClientLayer(config)),
+  Layer.provide(proxmoxTransportLayer(config)),
 )
 const nodes = await Effect.runPromise(callTool(Catalog.toolNamed("pve_list_nodes"), {}).pipe(Effect.provide(layer)))
 console.log(`embedding OK: import "proxmox-mcp" listed nodes ${nodes.map((n) => n.node).join(", ")}`)
