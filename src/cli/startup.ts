@@ -16,7 +16,7 @@ import * as Schema from "effect/Schema"
 import type { ToolMode } from "../config/server.js"
 import type { Tier } from "../domain/ids.js"
 import { inAnyToolset, metaToolsOf } from "../mcp/surface.js"
-import { staticallyExposed } from "../policy/policy.js"
+import { sanitize, staticallyExposed } from "../policy/policy.js"
 import type { PolicySettings } from "../policy/settings.js"
 import { type ApiError, ProxmoxApi } from "../proxmox/api.js"
 import { builtin } from "../tools/catalog.js"
@@ -139,17 +139,19 @@ const servedPart = (facts: ServedFacts) =>
 
 /** The one line: cluster, nodes, tier, tools, audit path. */
 export const startLine = (summary: ClusterSummary, facts: ServedFacts): string => {
-  const online = summary.nodes.filter((node) => node.online).map((node) => node.name)
-  const offline = summary.nodes.filter((node) => !node.online).map((node) => node.name)
+  // Names come from Proxmox: shown without control characters (no escape sequence reaches the
+  // terminal), each capped.
+  const online = summary.nodes.filter((node) => node.online).map((node) => sanitize(node.name))
+  const offline = summary.nodes.filter((node) => !node.online).map((node) => sanitize(node.name))
   const nodes =
     `${summary.nodes.length === 1 ? "node" : "nodes"} ${online.join(", ") || "none online"}` +
     (offline.length === 0 ? "" : `; offline: ${offline.join(", ")}`) +
     (summary.quorate ? "" : "; NO QUORUM: changes will fail")
   const what =
     summary.name !== undefined
-      ? `cluster '${summary.name}' (${nodes})`
+      ? `cluster '${sanitize(summary.name)}' (${nodes})`
       : summary.note === undefined && summary.nodes.length === 1
-        ? `standalone node ${summary.nodes[0]!.name}`
+        ? `standalone node ${sanitize(summary.nodes[0]!.name)}`
         : `Proxmox VE (${nodes}${summary.note === undefined ? "" : `; ${summary.note}`})`
   return `proxmox-mcp: serving ${what}, ${servedPart(facts)}`
 }
@@ -177,8 +179,9 @@ export const startWarning = (
   facts: ServedFacts,
 ): string =>
   [
-    `proxmox-mcp: WARNING: Proxmox did not answer: ${failure.code}: ${failure.message}`,
-    `proxmox-mcp: fix: ${failure.hint ?? fixFor(failure.code)}`,
+    // Proxmox's reason may be in the message: no control characters reach the terminal.
+    `proxmox-mcp: WARNING: Proxmox did not answer: ${failure.code}: ${sanitize(failure.message, 500)}`,
+    `proxmox-mcp: fix: ${sanitize(failure.hint ?? fixFor(failure.code), 500)}`,
     `proxmox-mcp: run \`proxmox-mcp doctor\` for a full check. Serving anyway: ${servedPart(facts)}; tool calls fail until Proxmox answers.`,
   ].join("\n")
 

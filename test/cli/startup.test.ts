@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
 import { cli } from "../../src/cli/main.js"
+import { startLine, startWarning } from "../../src/cli/startup.js"
 import type { RunningSimulator } from "../../src/simulator/index.js"
 import { tempDir } from "../audit/helpers.js"
 import { startTestCluster } from "../support/cluster.js"
@@ -170,5 +171,43 @@ describe("proxmox-mcp run --transport http", () => {
       await Effect.runPromise(Fiber.interrupt(fiber))
       stderr.mockRestore()
     }
+  })
+})
+
+/** Any C0 control character (ESC included): what could drive the operator's terminal. */
+const hasControl = (text: string) => [...text].some((char) => char.charCodeAt(0) < 0x20)
+
+describe("the start line's text", () => {
+  const facts = { tier: "read-only" as const, tools: 3, auditPath: "/var/audit.jsonl" }
+
+  it("a standalone node, and a token that may not read the cluster's name", () => {
+    expect(startLine({ quorate: true, nodes: [{ name: "pve", online: true }] }, facts)).toBe(
+      "proxmox-mcp: serving standalone node pve, tier read-only, 3 tools, audit /var/audit.jsonl",
+    )
+    expect(
+      startLine(
+        {
+          quorate: true,
+          nodes: [
+            { name: "a", online: true },
+            { name: "b", online: false },
+          ],
+          note: "cluster name and quorum not shown: the token lacks Sys.Audit on /",
+        },
+        facts,
+      ),
+    ).toContain("serving Proxmox VE (nodes a; offline: b; cluster name and quorum not shown")
+  })
+
+  it("names from Proxmox reach the terminal without control characters", () => {
+    const line = startLine(
+      { name: "evil\u001b]0;owned\u0007", quorate: false, nodes: [{ name: "pve1\u001b[2J", online: true }] },
+      facts,
+    )
+    expect(hasControl(line)).toBe(false)
+    expect(line).toContain("cluster 'evil]0;owned' (node pve1[2J; NO QUORUM: changes will fail)")
+    const warning = startWarning({ code: "PROXMOX_AUTH_FAILED", message: "401 bad\u001b[31m" }, facts)
+    expect(hasControl(warning.replaceAll("\n", ""))).toBe(false)
+    expect(warning).toContain("check PROXMOX_TOKEN_ID (user@realm!token) and PROXMOX_TOKEN_SECRET")
   })
 })
