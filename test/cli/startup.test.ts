@@ -15,6 +15,7 @@ import { cli } from "../../src/cli/main.js"
 import { startLine, startWarning } from "../../src/cli/startup.js"
 import type { RunningSimulator } from "../../src/simulator/index.js"
 import { tempDir } from "../audit/helpers.js"
+import { api } from "../simulator/helpers.js"
 import { startTestCluster } from "../support/cluster.js"
 import { envFor } from "../support/mcp.js"
 import { runInProcess } from "../support/streams.js"
@@ -87,6 +88,40 @@ describe("proxmox-mcp run: the start line in a terminal", () => {
     } finally {
       sim.cluster.setFault(sim.nodes[2]!, null)
     }
+  })
+
+  it("a token that may not read /cluster/status (no Sys.Audit on /): the nodes from /nodes, and why the name is missing", async () => {
+    // Through the API, with the simulator's full token: a user with a VM role on /vms only.
+    const made = await api(sim, { method: "POST", path: "/access/users", form: { userid: "vmonly@pve" } })
+    expect(made.status, made.text).toBe(200)
+    const created = await api(sim, {
+      method: "POST",
+      path: "/access/users/vmonly@pve/token/mcp",
+      form: { privsep: 0 },
+    })
+    expect(created.status, created.text).toBe(200)
+    const granted = await api(sim, {
+      method: "PUT",
+      path: "/access/acl",
+      form: { path: "/vms", roles: "PVEVMUser", users: "vmonly@pve" },
+    })
+    expect(granted.status, granted.text).toBe(200)
+    const token = { secret: String(created.json.data.value) }
+    const run = await runInProcess(
+      [],
+      {
+        ...envFor(sim),
+        PROXMOX_TOKEN_ID: "vmonly@pve!mcp",
+        PROXMOX_TOKEN_SECRET: token.secret,
+        AUDIT_LOG_PATH: auditPath(),
+      },
+      { interactive: true },
+    )
+    const line = await run.firstTerminalWrite
+    expect(line).toContain(
+      `serving Proxmox VE (nodes ${sim.nodes.join(", ")}; cluster name and quorum not shown: the token lacks Sys.Audit on /)`,
+    )
+    expect(await run.close()).toBe(0)
   })
 
   it("warns with the fix when Proxmox does not answer, and keeps serving", async () => {
