@@ -19,7 +19,9 @@ import * as McpHttp from "../mcp/http.js"
 import * as McpServer from "../mcp/server.js"
 import { proxmoxTransportLayer } from "../proxmox/transport.js"
 import { say } from "./args.js"
+import type { Terminal } from "./io.js"
 import type { ServeOptions } from "./serve.js"
+import { announceStart, servedFacts } from "./startup.js"
 import { VERSION } from "./version.js"
 
 export interface HttpServeOptions extends ServeOptions {
@@ -96,7 +98,8 @@ const directoryFor = (options: HttpServeOptions) =>
     return { ...directory, users }
   })
 
-export const serveHttp = (options: HttpServeOptions): Effect.Effect<number> => {
+/** `terminal`: where to write the start line (see `startup.ts`); absent for the demo. */
+export const serveHttp = (options: HttpServeOptions, terminal?: Terminal): Effect.Effect<number> => {
   const redactor = makeRedactor({
     knownSecrets: [
       ...options.proxmox.endpoints.map((e) => e.tokenSecret),
@@ -129,6 +132,11 @@ export const serveHttp = (options: HttpServeOptions): Effect.Effect<number> => {
       say(
         `proxmox-mcp: MCP over HTTP at ${server.url}/mcp (auth: ${mode}${options.http.stateless ? ", stateless" : ""})`,
       )
+      if (terminal !== undefined) {
+        // Every tool the policy exposes is listed over HTTP (no toolsets: see httpServerLayer).
+        const facts = servedFacts({ policy: options.policy, auditPath: options.audit.path })
+        yield* Effect.fork(announceStart(terminal, facts, redactor.text))
+      }
       const auth = yield* Effect.serviceOption(Auth.Auth)
       if (options.demoUser !== undefined && Option.isSome(auth)) {
         const pair = yield* auth.value.issue(options.demoUser)

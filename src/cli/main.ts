@@ -11,6 +11,7 @@ import { checkFlags, configurationError, flagValue, load, policySettings, say, U
 import { runAuditCommand } from "./audit.js"
 import { BOOTSTRAP_USAGE, bootstrap } from "./bootstrap.js"
 import { DOCTOR_USAGE, doctor } from "./doctor.js"
+import { type CliIo, processIo } from "./io.js"
 import { demo, run, simulatorResource } from "./serve.js"
 import { SETUP_USAGE, setup } from "./setup.js"
 import { renderTools, type ToolsFormat } from "./tools.js"
@@ -97,7 +98,11 @@ const COMMAND_USAGE: Readonly<Record<string, string>> = {
 
 Serves MCP for the cluster configured by the environment (or PROXMOX_MCP_CONFIG): over stdio by
 default, or as an HTTP server (MCP_TRANSPORT=http; JWT_SECRET and users needed; README.md, HTTP server).
-Configuration: README.md, Configuration. Check it first with: proxmox-mcp doctor`,
+Configuration: README.md, Configuration. Check it first with: proxmox-mcp doctor
+
+In a terminal (stderr is a TTY) it prints one line once Proxmox answered: cluster, nodes, tier,
+number of tools, audit file; or a warning with the fix when Proxmox does not answer, and serves
+anyway. Started by an MCP client (stderr not a terminal) it prints nothing of the kind.`,
   demo: `Usage: proxmox-mcp demo [--transport stdio|http]
 
 Serves MCP against a built-in SIMULATED three-node cluster; needs no configuration. Tier full
@@ -122,7 +127,12 @@ Prints the tool catalog as exposed under the current policy (PVE_ACCESS_TIER, PV
   setup: SETUP_USAGE,
 }
 
-const dispatch = (command: string, args: ReadonlyArray<string>, env: Environment): Effect.Effect<number> => {
+const dispatch = (
+  command: string,
+  args: ReadonlyArray<string>,
+  env: Environment,
+  io: CliIo,
+): Effect.Effect<number> => {
   const usage = COMMAND_USAGE[command]
   if (usage !== undefined && (args.includes("--help") || args.includes("-h"))) {
     return Effect.sync(() => {
@@ -138,9 +148,9 @@ const dispatch = (command: string, args: ReadonlyArray<string>, env: Environment
     case "setup":
       return setup(args, env)
     case "run":
-      return run(args, env)
+      return run(args, env, io)
     case "demo":
-      return demo(args, env)
+      return demo(args, env, io)
     case "simulator":
       return simulator(args)
     case "tools":
@@ -171,10 +181,17 @@ const dispatch = (command: string, args: ReadonlyArray<string>, env: Environment
   }
 }
 
-/** The command line as one program; its value is the exit code. */
-export const cli = (argv: ReadonlyArray<string>, env: Environment = process.env): Effect.Effect<number> => {
+/**
+ * The command line as one program; its value is the exit code. `io`: the streams `run` and
+ * `demo` serve on and the terminal `run` announces itself to (the process's by default).
+ */
+export const cli = (
+  argv: ReadonlyArray<string>,
+  env: Environment = process.env,
+  io: CliIo = processIo(),
+): Effect.Effect<number> => {
   const [command = "run", ...args] = argv
-  return Effect.suspend(() => dispatch(command, args, env)).pipe(
+  return Effect.suspend(() => dispatch(command, args, env, io)).pipe(
     Effect.catchAllDefect((defect) => {
       if (!(defect instanceof UsageError)) return Effect.die(defect)
       say(`proxmox-mcp: ${defect.message}\n\n${USAGE}`)

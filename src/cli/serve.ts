@@ -29,6 +29,8 @@ import { proxmoxTransportLayer } from "../proxmox/transport.js"
 import { simulatorConfig } from "../simulator/config.js"
 import { builtin } from "../tools/catalog.js"
 import { checkFlags, configurationError, flagValue, load, policySettings, say, UsageError } from "./args.js"
+import { type CliIo, processIo } from "./io.js"
+import { announceStart, servedFacts } from "./startup.js"
 import { VERSION } from "./version.js"
 
 export interface ServeOptions {
@@ -52,7 +54,8 @@ export const serverLayer = (options: ServeOptions, redactor: RedactorService) =>
     toolsets: options.server.toolsets,
     ...(options.instructions === undefined ? {} : { instructions: options.instructions }),
   }).pipe(
-    Layer.provide(
+    // Merged, not only provided: the start line probes the cluster with the server's own client.
+    Layer.provideMerge(
       Layer.mergeAll(
         toolLayer(options.proxmox, options.policy, {}, options.ssh ?? SSH_DISABLED),
         layerFile({ ...options.audit, redactor }),
@@ -62,7 +65,6 @@ export const serverLayer = (options: ServeOptions, redactor: RedactorService) =>
     Layer.provide(proxmoxTransportLayer(options.proxmox)),
   )
 
-/** Serves over stdio until the client leaves or SIGTERM/SIGINT interrupts; then shuts down. */
 /** A server with nothing to offer is a configuration mistake, not a quiet success. */
 const nothingExposed = (options: ServeOptions): number | undefined =>
   staticallyExposed(builtin.entries, options.policy).length === 0
@@ -72,7 +74,11 @@ const nothingExposed = (options: ServeOptions): number | undefined =>
       )
     : undefined
 
-const serve = (options: ServeOptions): Effect.Effect<number> => {
+/**
+ * Serves over stdio until the client leaves or SIGTERM/SIGINT interrupts; then shuts down. With
+ * `announce`, a terminal on stderr gets the start line (see `startup.ts`) once Proxmox answered.
+ */
+const serve = (options: ServeOptions, io: CliIo, announce: boolean): Effect.Effect<number> => {
   const refused = nothingExposed(options)
   if (refused !== undefined) return Effect.succeed(refused)
   // One redactor for the audit log, stderr and tool results; it knows the configured secrets.
@@ -83,12 +89,32 @@ const serve = (options: ServeOptions): Effect.Effect<number> => {
     // The signal itself interrupts the program (NodeRuntime.runMain); this only tells the operator.
     const onSignal = (signal: string) => () =>
       say(`proxmox-mcp: ${signal}: shutting down; running calls may finish`)
-    process.once("SIGINT", onSignal("SIGINT"))
-    process.once("SIGTERM", onSignal("SIGTERM"))
-    yield* serveStdio()
+    const onSigint = onSignal("SIGINT")
+    const onSigterm = onSignal("SIGTERM")
+    process.once("SIGINT", onSigint)
+    process.once("SIGTERM", onSigterm)
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        process.off("SIGINT", onSigint)
+        process.off("SIGTERM", onSigterm)
+      }),
+    )
+    if (announce && io.terminal.interactive) {
+      const facts = servedFacts({
+        policy: options.policy,
+        auditPath: options.audit.path,
+        toolMode: options.server.toolMode,
+        toolsets: options.server.toolsets,
+      })
+      // Beside the server, not before it: a slow or absent Proxmox never delays the protocol.
+      yield* Effect.fork(announceStart(io.terminal, facts, redactor.text))
+    }
+    yield* serveStdio(io.stdin, io.stdout)
     say("proxmox-mcp: the client closed the connection: shutting down; running calls may finish")
     return 0
   }).pipe(
+    // The listeners go with the program (an embedder or a test may serve more than once).
+    Effect.scoped,
     Effect.provide(serverLayer(options, redactor)),
     Effect.catchAll((error) =>
       Effect.sync(() => {
@@ -108,18 +134,27 @@ const checkTransport = (transport: string): "stdio" | "http" => {
 }
 
 /** The HTTP server, loaded only for `--transport http` (the stdio path never imports it). */
-const serveOverHttp = (options: ServeOptions, env: Environment, demoUser?: string): Effect.Effect<number> => {
+const serveOverHttp = (
+  options: ServeOptions,
+  env: Environment,
+  io: CliIo,
+  demoUser?: string,
+): Effect.Effect<number> => {
   const refused = nothingExposed(options)
   if (refused !== undefined) return Effect.succeed(refused)
   return Effect.promise(() => Promise.all([import("../config/http.js"), import("./http.js")])).pipe(
     Effect.flatMap(([config, http]) => {
       const settings = load(env, Config.all({ http: config.httpConfig, auth: config.authConfig }))
       if (settings._tag === "Left") return Effect.succeed(configurationError(settings.left))
-      return http.serveHttp({
-        ...options,
-        ...settings.right,
-        ...(demoUser === undefined ? {} : { demoUser }),
-      })
+      return http.serveHttp(
+        {
+          ...options,
+          ...settings.right,
+          ...(demoUser === undefined ? {} : { demoUser }),
+        },
+        // The demo has its banner; `run` announces itself as over stdio.
+        demoUser === undefined ? io.terminal : undefined,
+      )
     }),
   )
 }
@@ -134,7 +169,11 @@ const warnInsecure = (proxmox: ProxmoxConfig) => {
   }
 }
 
-export const run = (args: ReadonlyArray<string>, env: Environment): Effect.Effect<number> =>
+export const run = (
+  args: ReadonlyArray<string>,
+  env: Environment,
+  io: CliIo = processIo(),
+): Effect.Effect<number> =>
   Effect.suspend(() => {
     checkFlags(args, ["--transport"])
     const config = load(
@@ -150,7 +189,7 @@ export const run = (args: ReadonlyArray<string>, env: Environment): Effect.Effec
     if (config._tag === "Left") return Effect.succeed(configurationError(config.left))
     const transport = checkTransport(flagValue(args, "--transport") ?? config.right.server.transport)
     warnInsecure(config.right.proxmox)
-    return transport === "http" ? serveOverHttp(config.right, env) : serve(config.right)
+    return transport === "http" ? serveOverHttp(config.right, env, io) : serve(config.right, io, true)
   })
 
 /** The simulator (and its certificate code) is loaded only by the commands that use it. */
@@ -162,7 +201,11 @@ export const simulatorResource = (
     (sim) => Effect.promise(() => sim.close()),
   )
 
-export const demo = (args: ReadonlyArray<string>, env: Environment): Effect.Effect<number> =>
+export const demo = (
+  args: ReadonlyArray<string>,
+  env: Environment,
+  io: CliIo = processIo(),
+): Effect.Effect<number> =>
   Effect.suspend(() => {
     checkFlags(args, ["--transport"])
     const transport = checkTransport(flagValue(args, "--transport") ?? "stdio")
@@ -217,12 +260,13 @@ export const demo = (args: ReadonlyArray<string>, env: Environment): Effect.Effe
           instructions:
             "This server is connected to a SIMULATED Proxmox VE cluster (demo mode): every operation is safe to try.",
         }
-        if (transport === "stdio") return yield* serve(options)
+        // The banner above says what the demo serves: no start line.
+        if (transport === "stdio") return yield* serve(options, io, false)
         const httpEnv: Environment = {
           ...demoEnv,
           JWT_SECRET: env.JWT_SECRET ?? crypto.randomBytes(32).toString("base64url"),
         }
-        return yield* serveOverHttp(options, httpEnv, "admin")
+        return yield* serveOverHttp(options, httpEnv, io, "admin")
       }),
     )
   })

@@ -220,12 +220,26 @@ describe("an empty policy", () => {
 })
 
 describe("--help", () => {
-  it.each(["run", "demo", "simulator", "tools", "doctor", "bootstrap", "setup", "audit"])(
-    "proxmox-mcp %s --help",
-    async (command) => {
-      const result = await runCli([command, "--help"], {})
-      expect(result.status).toBe(0)
-      expect(result.stdout).toMatch(/^Usage: proxmox-mcp /)
-    },
-  )
+  it.each([
+    ["run"],
+    ["demo"],
+    ["simulator"],
+    ["tools"],
+    ["hash-password"],
+    ["doctor"],
+    ["bootstrap"],
+    ["setup"],
+    ["audit"],
+    ["audit", "verify"],
+    ["audit", "export-head"],
+    // After other options too: the help, not a usage error or a start.
+    ["run", "--transport", "http"],
+    ["tools", "--json"],
+  ])("proxmox-mcp %s ... --help", async (...command) => {
+    const result = await runCli([...command, "--help"], {})
+    expect(result.status).toBe(0)
+    expect(result.stdout).toMatch(new RegExp(`^Usage: proxmox-mcp ${command[0]}`))
+    // Plain text: no terminal escapes, whether or not stdout is a terminal.
+    expect(result.stdout).not.toContain("\u001b[")
+  })
 })

@@ -191,6 +191,8 @@ describe("proxmox-mcp run, configured by environment, certificate pinned", () =>
       ])
       expect(events[2]?.outcome).toEqual({ ok: true })
       expect(sim.cluster.getGuest(5030)?.status).toBe("running")
+      // Spawned by a client, stderr is a pipe, not a terminal: no start line (test/cli/startup.test.ts).
+      expect(session.stderr()).not.toContain("proxmox-mcp: serving")
     } finally {
       await sim.close()
     }

@@ -11,6 +11,8 @@ export const clusterRoutes: ReadonlyArray<Route> = [
   {
     method: "GET",
     path: "/cluster/status",
+    // As PVE: Sys.Audit on / (a token without it cannot read the cluster's name or quorum).
+    permission: () => ({ path: "/", privilege: "Sys.Audit" }),
     handle: ({ cluster, endpointNode }) =>
       reply([
         {
