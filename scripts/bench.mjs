@@ -6,6 +6,9 @@
  * - sequential reads through the built server (`proxmox-mcp run` over stdio, driven by the MCP
  *   SDK client) against a direct keep-alive HTTPS request to the same simulator (the floor);
  * - 16 concurrent reads, same comparison (throughput), and the TLS handshakes they caused;
+ * - both again through the bare SDK reference (scripts/bench-bare-server.mjs: the SDK's server
+ *   doing one HTTPS GET per call, nothing else), so each run also shows what the MCP round trip
+ *   alone costs against the same floor, and what proxmox-mcp adds to it;
  * - cold start: spawn to the first answered `tools/list`;
  * - RSS of the server idle, and after 5,000 calls (and its peak);
  * - the audit cost: read throughput with the hash-chained file sink against the memory sink
@@ -192,6 +195,19 @@ const startServer = async () => {
   return { client, pid: transport.pid, coldStartMs, stderr: () => stderr }
 }
 
+/** The bare SDK reference server (see its file), with a client; `pid` for its CPU time. */
+const startBareServer = async () => {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [path.join(root, "scripts/bench-bare-server.mjs")],
+    env: serverEnv(),
+    stderr: "inherit",
+  })
+  const client = new Client({ name: "proxmox-mcp-bench", version: "1" })
+  await client.connect(transport)
+  return { client, pid: transport.pid }
+}
+
 const call = async (client, name, args = {}) => {
   const result = await client.callTool({ name, arguments: args })
   if (result.isError) throw new Error(`${name}: ${JSON.stringify(result.structuredContent)}`)
@@ -243,11 +259,15 @@ const mixed = (n) =>
   n % 2 ? counted("pve_list_nodes") : counted("pve_get_qemu_status", { vmid: vmids[n % vmids.length] })
 await drive(N.warmup, 4, mixed)
 await drive(N.warmup, 4, () => direct("/nodes"))
+const bare = await startBareServer()
+const bareCall = (name, args = {}) => call(bare.client, name, args)
+await drive(N.warmup, 4, () => bareCall("pve_list_nodes"))
 
 const rows = {}
 rows.sequentialListNodes = {
   server: await drive(N.sequential, 1, () => counted("pve_list_nodes")),
   floor: await drive(N.sequential, 1, () => direct("/nodes")),
+  bare: await drive(N.sequential, 1, () => bareCall("pve_list_nodes")),
 }
 const statusOf = (n) => ({ vmid: vmids[n % vmids.length] })
 const guestNodes = new Map()
@@ -255,12 +275,17 @@ for (const vmid of vmids) {
   const result = await counted("pve_get_qemu_status", { vmid })
   guestNodes.set(vmid, result.structuredContent.meta.node)
 }
+const bareStatus = (n) => {
+  const { vmid } = statusOf(n)
+  return bareCall("pve_get_qemu_status", { vmid, node: guestNodes.get(vmid) })
+}
 rows.sequentialQemuStatus = {
   server: await drive(N.sequential, 1, (n) => counted("pve_get_qemu_status", statusOf(n))),
   floor: await drive(N.sequential, 1, (n) => {
     const { vmid } = statusOf(n)
     return direct(`/nodes/${guestNodes.get(vmid)}/qemu/${vmid}/status/current`)
   }),
+  bare: await drive(N.sequential, 1, (n) => bareStatus(n)),
 }
 // Different guests at once (64 > 16), so no call shares another's request: the per-call path.
 const connectionsBefore = await sim("connections")
@@ -274,18 +299,23 @@ rows.concurrentQemuStatus = {
     const { vmid } = statusOf(n)
     return direct(`/nodes/${guestNodes.get(vmid)}/qemu/${vmid}/status/current`)
   }),
+  bare: await drive(N.concurrent, CONCURRENCY, bareStatus),
 }
 // The same read 16 at a time: these share requests (coalescing), the floor cannot.
 rows.concurrentListNodes = {
   server: await drive(N.concurrent, CONCURRENCY, () => counted("pve_list_nodes")),
   floor: await drive(N.concurrent, CONCURRENCY, () => direct("/nodes")),
+  bare: await drive(N.concurrent, CONCURRENCY, () => bareCall("pve_list_nodes")),
 }
-for (const [name, { server, floor }] of Object.entries(rows)) {
+await bare.client.close()
+for (const [name, { server, floor, bare }] of Object.entries(rows)) {
   log(
     `${name.padEnd(22)} server ${String(server.perSecond).padStart(7)} calls/s p50 ${server.p50.toFixed(2)} ms p99 ${server.p99.toFixed(2)} ms` +
       ` | floor ${String(floor.perSecond).padStart(7)}/s p50 ${floor.p50.toFixed(2)} ms` +
       ` | p50 ratio ${(server.p50 / floor.p50).toFixed(2)}, throughput ratio ${(server.perSecond / floor.perSecond).toFixed(2)}` +
-      (server.tlsHandshakes === undefined ? "" : `, ${server.tlsHandshakes} TLS handshakes`),
+      (server.tlsHandshakes === undefined ? "" : `, ${server.tlsHandshakes} TLS handshakes`) +
+      ` | bare SDK ${String(bare.perSecond).padStart(7)}/s p50 ${bare.p50.toFixed(2)} ms:` +
+      ` p50 ratio ${(bare.p50 / floor.p50).toFixed(2)}, throughput ratio ${(bare.perSecond / floor.perSecond).toFixed(2)}`,
   )
 }
 
@@ -422,6 +452,14 @@ const figures = {
   concurrentIdenticalThroughputRatio: round(
     rows.concurrentListNodes.server.perSecond / rows.concurrentListNodes.floor.perSecond,
   ),
+  // The bare SDK reference against the same floors: what the MCP round trip alone allows.
+  bareSdkSequentialP50Ratio: round(rows.sequentialListNodes.bare.p50 / rows.sequentialListNodes.floor.p50),
+  bareSdkSequentialQemuStatusP50Ratio: round(
+    rows.sequentialQemuStatus.bare.p50 / rows.sequentialQemuStatus.floor.p50,
+  ),
+  bareSdkConcurrentThroughputRatio: round(
+    rows.concurrentQemuStatus.bare.perSecond / rows.concurrentQemuStatus.floor.perSecond,
+  ),
   coldStartMs,
   idleRssMB: idle.rssMB,
   loadedRssMB: loaded.rssMB,
@@ -463,6 +501,10 @@ log("\ntargets (issue 8):")
 for (const [key, verdict] of Object.entries(verdicts)) {
   log(`  ${verdict.met ? "met    " : "NOT MET"} ${key} = ${verdict.value}  (${verdict.text})`)
 }
+log(
+  `  (the bare SDK reference, same floors: sequential p50 ${figures.bareSdkSequentialP50Ratio}x ` +
+    `(qemu status ${figures.bareSdkSequentialQemuStatusP50Ratio}x), concurrency 16 throughput ${figures.bareSdkConcurrentThroughputRatio}x)`,
+)
 log(`\nbench/results.json written; ${results.benchSeconds} s`)
 await worker.terminate()
 floorAgent.destroy()

@@ -13,6 +13,7 @@
  */
 import * as crypto from "node:crypto"
 import { createHash, createHmac, type KeyObject, timingSafeEqual } from "node:crypto"
+import { setMember } from "../domain/json.js"
 
 export const GENESIS = "0".repeat(64)
 
@@ -59,7 +60,8 @@ export const canonicalize = (value: unknown): string => {
 /**
  * The JSON value a record will be read back as: what `JSON.parse(JSON.stringify(value))` gives,
  * except that lone surrogates become U+FFFD (so the record stays canonicalizable) and `__proto__`
- * stays an ordinary member. Hashing this value makes the written line verify as written.
+ * stays an ordinary member. Hashing this value makes the written line verify as written. Plain
+ * objects and arrays that are already that value come back as they are (no copy).
  */
 export const toJsonValue = (value: unknown): unknown => {
   if (value === null) return null
@@ -75,28 +77,41 @@ export const toJsonValue = (value: unknown): unknown => {
     case "object": {
       const toJSON = (value as { toJSON?: unknown }).toJSON
       if (typeof toJSON === "function") return toJsonValue(toJSON.call(value))
-      if (Array.isArray(value)) return value.map((item) => toJsonValue(item) ?? null)
-      const members: Record<string, unknown> = {}
-      for (const [key, inner] of Object.entries(value)) {
-        const converted = toJsonValue(inner)
-        if (converted !== undefined) setMember(members, toJsonValue(key) as string, converted)
+      if (Array.isArray(value)) {
+        let copy: Array<unknown> | undefined
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i]
+          const converted = toJsonValue(item) ?? null
+          if (copy === undefined) {
+            if (converted === item) continue
+            copy = value.slice(0, i)
+          }
+          copy.push(converted)
+        }
+        return copy ?? value
       }
-      return members
+      const record = value as Record<string, unknown>
+      const prototype = Object.getPrototypeOf(record)
+      const plain = prototype === Object.prototype || prototype === null
+      const keys = Object.keys(record)
+      let members: Record<string, unknown> | undefined = plain ? undefined : {}
+      for (let k = 0; k < keys.length; k++) {
+        const key = keys[k] as string
+        const inner = record[key]
+        const convertedKey = toJsonValue(key) as string
+        const converted = toJsonValue(inner)
+        if (members === undefined) {
+          // A member JSON leaves out (undefined, a function) is a change too.
+          if (converted === inner && converted !== undefined && convertedKey === key) continue
+          members = {}
+          for (let j = 0; j < k; j++) setMember(members, keys[j] as string, record[keys[j] as string])
+        }
+        if (converted !== undefined) setMember(members, convertedKey, converted)
+      }
+      return members ?? value
     }
     default:
       return undefined
-  }
-}
-
-/**
- * Adds a member the way `JSON.parse` does: `__proto__` becomes an ordinary member, not the
- * prototype. (Objects built by assignment stay fast; `Object.fromEntries` ones are slow to copy.)
- */
-export const setMember = (target: Record<string, unknown>, key: string, value: unknown): void => {
-  if (key === "__proto__") {
-    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
-  } else {
-    target[key] = value
   }
 }
 

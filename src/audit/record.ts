@@ -4,7 +4,8 @@
  * JSON normalization, id and time); `seal` assigns the chain fields in write order.
  */
 import { type KeyObject, randomUUID } from "node:crypto"
-import { type ChainPosition, GENESIS, hashRecord, macRecord, setMember, toJsonValue } from "./chain.js"
+import { setMember } from "../domain/json.js"
+import { type ChainPosition, GENESIS, hashRecord, macRecord, toJsonValue } from "./chain.js"
 import type { AuditEntry, AuditRecord } from "./port.js"
 
 /** Redacts a JSON-like value (see `src/domain/redact.ts`). */
@@ -33,24 +34,17 @@ export const prepare = (entry: AuditEntry, redact: Redact, now: Date): PreparedR
   return { id: id ?? randomUUID(), ts: now.toISOString(), body }
 }
 
-const withBody = (record: Record<string, unknown>, body: Readonly<Record<string, unknown>>) => {
-  for (const [key, value] of Object.entries(body)) setMember(record, key, value)
-  return record
-}
-
 /** The record that follows `after` in the chain; with a key it carries its `mac` (see chain.ts). */
 export const seal = (prepared: PreparedRecord, after: ChainPosition, key?: KeyObject): AuditRecord => {
-  const seq = after.seq + 1
   const { ts, id, body } = prepared
   const prev = after.hash
-  const mac =
-    key === undefined ? undefined : macRecord(key, prev, withBody({ v: 1, seq, ts, id, prev }, body))
-  const hash = hashRecord(
-    prev,
-    withBody({ v: 1, seq, ts, id, prev, ...(mac === undefined ? {} : { mac }) }, body),
-  )
-  return withBody(
-    { v: 1, seq, ts, id, prev, hash, ...(mac === undefined ? {} : { mac }) },
-    body,
-  ) as unknown as AuditRecord
+  // One object, its members in the order the line shows them. `hash` and `mac` are filled in
+  // last: canonical JSON leaves members that are undefined out, so each is computed over the
+  // record without them, as chain.ts defines.
+  const record: Record<string, unknown> = { v: 1, seq: after.seq + 1, ts, id, prev, hash: undefined }
+  if (key !== undefined) record.mac = undefined
+  for (const member of Object.keys(body)) setMember(record, member, body[member])
+  if (key !== undefined) record.mac = macRecord(key, prev, record)
+  record.hash = hashRecord(prev, record)
+  return record as unknown as AuditRecord
 }

@@ -18,6 +18,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import { setMember } from "./json.js"
 
 export const REDACTED = "[REDACTED]"
 
@@ -227,7 +228,7 @@ export const makeRedactor = (options: RedactorOptions = {}): RedactorService => 
   }
 
   /** A string holding a JSON document (an error body, a serialized result) is redacted by key too. */
-  const stringValue = (input: string, depth: number, seen: WeakSet<object>): string => {
+  const stringValue = (input: string, depth: number, ancestors: Array<object>): string => {
     const first = firstNonSpace(input)
     if ((first === "{" || first === "[") && input.length <= MAX_EMBEDDED_JSON) {
       let parsed: unknown
@@ -236,46 +237,64 @@ export const makeRedactor = (options: RedactorOptions = {}): RedactorService => 
       } catch {
         return text(input)
       }
-      const redacted = JSON.stringify(walk(parsed, depth + 1, seen))
-      return redacted === JSON.stringify(parsed) ? input : redacted
+      const redacted = walk(parsed, depth + 1, ancestors)
+      return redacted === parsed ? input : JSON.stringify(redacted)
     }
     return text(input)
   }
 
-  const walk = (value: unknown, depth: number, seen: WeakSet<object>): unknown => {
-    if (typeof value === "string") return stringValue(value, depth, seen)
+  /**
+   * Plain objects and arrays come back as they are when nothing in them changed (no copy of a
+   * result without secrets); anything else is copied as it would serialize. `ancestors` holds the
+   * objects being walked: a value that contains itself is cut at the repeat.
+   */
+  const walk = (value: unknown, depth: number, ancestors: Array<object>): unknown => {
+    if (typeof value === "string") return stringValue(value, depth, ancestors)
     if (typeof value !== "object" || value === null) return value
     if (depth > MAX_DEPTH) return REDACTED
-    if (seen.has(value)) return "[Circular]"
-    seen.add(value)
+    if (ancestors.includes(value)) return "[Circular]"
+    ancestors.push(value)
     try {
-      if (Array.isArray(value)) return value.map((item) => walk(item, depth + 1, seen))
+      if (Array.isArray(value)) {
+        let copy: Array<unknown> | undefined
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i]
+          const redacted = walk(item, depth + 1, ancestors)
+          if (copy === undefined) {
+            if (redacted === item) continue
+            copy = value.slice(0, i)
+          }
+          copy.push(redacted)
+        }
+        return copy ?? value
+      }
       if (value instanceof Error) {
-        return walk({ ...value, name: value.name, message: value.message }, depth + 1, seen)
+        return walk({ ...value, name: value.name, message: value.message }, depth + 1, ancestors)
       }
       const toJSON = (value as { toJSON?: unknown }).toJSON
-      if (typeof toJSON === "function") return walk(toJSON.call(value), depth + 1, seen)
+      if (typeof toJSON === "function") return walk(toJSON.call(value), depth + 1, ancestors)
       const record = value as Record<string, unknown>
+      const prototype = Object.getPrototypeOf(record)
+      // Other objects (class instances) become plain ones, as JSON sees them.
+      const plain = prototype === Object.prototype || prototype === null
       const tokenResult = isNewTokenResult(record)
-      const copy: Record<string, unknown> = {}
-      for (const [key, inner] of Object.entries(record)) {
+      const keys = Object.keys(record)
+      let copy: Record<string, unknown> | undefined = plain ? undefined : {}
+      for (let k = 0; k < keys.length; k++) {
+        const key = keys[k] as string
+        const inner = record[key]
         const redacted =
-          secretKey(key) || (tokenResult && key === "value") ? REDACTED : walk(inner, depth + 1, seen)
-        // Assignment keeps the copy fast; `__proto__` must stay a member, as JSON.parse makes it.
-        if (key === "__proto__") {
-          Object.defineProperty(copy, key, {
-            value: redacted,
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          })
-        } else {
-          copy[key] = redacted
+          secretKey(key) || (tokenResult && key === "value") ? REDACTED : walk(inner, depth + 1, ancestors)
+        if (copy === undefined) {
+          if (redacted === inner) continue
+          copy = {}
+          for (let j = 0; j < k; j++) setMember(copy, keys[j] as string, record[keys[j] as string])
         }
+        setMember(copy, key, redacted)
       }
-      return copy
+      return copy ?? value
     } finally {
-      seen.delete(value)
+      ancestors.pop()
     }
   }
 
@@ -289,12 +308,12 @@ export const makeRedactor = (options: RedactorOptions = {}): RedactorService => 
         return text(input)
       }
       const trailing = input.slice(input.trimEnd().length)
-      return JSON.stringify(walk(parsed, 0, new WeakSet())) + trailing
+      return JSON.stringify(walk(parsed, 0, [])) + trailing
     }
     return text(input)
   }
 
-  return Object.assign((value: unknown) => walk(value, 0, new WeakSet()), { text, line, register })
+  return Object.assign((value: unknown) => walk(value, 0, []), { text, line, register })
 }
 
 const defaultRedactor = makeRedactor()

@@ -34,6 +34,7 @@ import {
   SetLevelRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js"
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv-provider.js"
+import type { jsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/types.js"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -256,8 +257,15 @@ export const make = (
     }
     const servers = new Set<Server>()
     // One validator for every connection: the SDK builds an Ajv instance per Server otherwise
-    // (about half a megabyte for each HTTP session).
-    const jsonSchemaValidator = new AjvJsonSchemaValidator()
+    // (about half a megabyte for each HTTP session). Made on first use: the SDK's server only
+    // uses it for `elicitInput`, which this server does not call (it sends the request itself).
+    let ajv: AjvJsonSchemaValidator | undefined
+    const jsonSchemaValidator: jsonSchemaValidator = {
+      getValidator: (schema) => {
+        ajv ??= new AjvJsonSchemaValidator()
+        return ajv.getValidator(schema)
+      },
+    }
     let closing = false
 
     // Registered after the calls' scope, so it runs first: calls are drained before anything

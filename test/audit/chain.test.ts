@@ -74,11 +74,21 @@ describe("JCS (RFC 8785)", () => {
       d: new Date(0),
       e: [undefined],
     })
-    expect(normalized).toEqual({ b: null, c: "\ufffdx", d: "1970-01-01T00:00:00.000Z", e: [null] })
+    expect(normalized).toStrictEqual({ b: null, c: "\ufffdx", d: "1970-01-01T00:00:00.000Z", e: [null] })
     expect(JSON.parse(JSON.stringify(normalized))).toEqual(normalized)
     // `__proto__` from a parsed record stays an ordinary member and is hashed as one.
     const parsed = JSON.parse('{"__proto__": {"x": 1}, "y": 2}')
     expect(canonicalize(toJsonValue(parsed))).toBe('{"__proto__":{"x":1},"y":2}')
+  })
+
+  it("returns what is already a JSON value as it is, and copies only the path to a change", () => {
+    const clean = JSON.parse('{"a": [1, "x", {"b": true}], "c": {"d": null}}')
+    expect(toJsonValue(clean)).toBe(clean)
+    const mixed = { kept: { x: 1 }, list: [1, Number.NaN], gone: () => 1 }
+    const normalized = toJsonValue(mixed) as Record<string, unknown>
+    expect(normalized).toStrictEqual({ kept: { x: 1 }, list: [1, null] })
+    expect(normalized.kept).toBe(mixed.kept)
+    expect(mixed.list).toStrictEqual([1, Number.NaN])
   })
 })
 

@@ -183,6 +183,45 @@ describe("makeRedactor (known secrets)", () => {
     })
   })
 
+  it("returns plain values without secrets as they are, and copies only the path to a change", () => {
+    const redact = makeRedactor({ knownSecrets: [TOKEN_SECRET] })
+    const clean = { data: [{ node: "pve1", cpu: 0.1, tags: ["a"] }], meta: { durationMs: 3 } }
+    expect(redact(clean)).toBe(clean)
+    const leaky = { kept: { node: "pve1" }, list: [{ ok: 1 }, { token: "abc", other: { x: 1 } }] }
+    const redacted = redact(leaky) as typeof leaky
+    expect(redacted).toEqual({
+      kept: { node: "pve1" },
+      list: [{ ok: 1 }, { token: REDACTED, other: { x: 1 } }],
+    })
+    expect(redacted).not.toBe(leaky)
+    expect(redacted.kept).toBe(leaky.kept)
+    expect(redacted.list[0]).toBe(leaky.list[0])
+    expect(redacted.list[1]?.other).toBe(leaky.list[1]?.other)
+    // The input is never changed.
+    expect(leaky.list[1]?.token).toBe("abc")
+    // A JSON text without secrets stays the same string; one with a secret is rewritten.
+    const text = JSON.stringify({ a: 1 })
+    expect((redact({ text }) as { text: string }).text).toBe(text)
+    expect(redact({ text: JSON.stringify({ password: "p" }) })).toEqual({
+      text: JSON.stringify({ password: REDACTED }),
+    })
+  })
+
+  it("copies class instances into plain objects, as JSON sees them, and cuts only true cycles", () => {
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+    }
+    const point = new Point(1, 2)
+    const redacted = redactSecrets({ point })
+    expect(redacted).toStrictEqual({ point: { x: 1, y: 2 } })
+    // The same object twice, not inside itself: not a cycle.
+    const shared = { name: "s" }
+    expect(redactSecrets({ a: shared, b: [shared, shared] })).toEqual({ a: shared, b: [shared, shared] })
+  })
+
   // A pattern with catastrophic backtracking would hang here; the suite's test timeout is the
   // guard (speed itself is never asserted in tests).
   it("finishes on adversarial text", () => {
