@@ -8,7 +8,8 @@
  * Only white space is minified (V8 holds every server's source text in its heap; the white space
  * was 0.6 MB of it, 3-4 MB of idle RSS). Names stay as written, so a stack trace names its
  * functions; with `node --enable-source-maps` (or `NODE_OPTIONS=--enable-source-maps`) its
- * positions point into `src/*.ts` through the source map.
+ * positions point into `src/*.ts` through the source map. `BUNDLE_PLAIN=1` leaves the white space
+ * and marks each module with its source path (for reading a CPU profile by source file).
  * `dist/index.js` (the embedding API) is not bundled: embedders resolve its dependencies.
  */
 import * as fs from "node:fs"
@@ -32,7 +33,7 @@ await esbuild.build({
   target: "node20",
   sourcemap: true,
   // White space only: identifiers and syntax stay as written (see above).
-  minifyWhitespace: true,
+  minifyWhitespace: process.env.BUNDLE_PLAIN !== "1",
   // Some dependencies are CommonJS and call require() for Node built-ins.
   banner: {
     js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);',

@@ -519,7 +519,9 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
     const timerArmed = yield* Queue.sliding<void>(1)
     let tickPosted = false
     const armSyncTimer = () => {
-      if (needsSync()) timerArmed.unsafeOffer(undefined)
+      // While a Tick is in flight the writer arms the timer once it has handled it: waking the
+      // timer for each record meanwhile would only make it return.
+      if (!tickPosted && needsSync()) timerArmed.unsafeOffer(undefined)
     }
     const syncTimer = Effect.forever(
       Effect.gen(function* () {

@@ -343,11 +343,21 @@ export const make = (config: ProxmoxConfig) =>
     // The endpoint that answered last is tried first for requests not bound to a node.
     let preferred = 0
 
+    // Built once: a fan-out asks every node, so a search of the endpoints per request would cost
+    // nodes x endpoints.
+    const ownEndpoint = new Map<string, number>()
+    config.endpoints.forEach((endpoint, index) => {
+      if (endpoint.node !== undefined && !ownEndpoint.has(endpoint.node))
+        ownEndpoint.set(endpoint.node, index)
+    })
+    /** For each first endpoint: it, then the others in configuration order. */
+    const orders: ReadonlyArray<ReadonlyArray<number>> = config.endpoints.map((_, first) => [
+      first,
+      ...config.endpoints.map((_, i) => i).filter((i) => i !== first),
+    ])
     const orderFor = (node: string | undefined): ReadonlyArray<number> => {
-      const own = node === undefined ? -1 : config.endpoints.findIndex((e) => e.node === node)
-      const first = own >= 0 ? own : preferred
-      if (config.endpoints.length === 1) return [first]
-      return [first, ...config.endpoints.map((_, i) => i).filter((i) => i !== first)]
+      const own = node === undefined ? undefined : ownEndpoint.get(node)
+      return orders[own ?? preferred]!
     }
 
     /** PVE's answer as the envelope, or the typed error its status means. */

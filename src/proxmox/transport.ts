@@ -137,7 +137,7 @@ const send = (
             Effect.succeed({ status: response.statusCode ?? 0, statusMessage: response.statusMessage, text }),
           ),
         )
-        response.once("error", (cause) => finish(Effect.fail(new ExchangeFailed({ stage: "read", cause }))))
+        response.on("error", (cause) => finish(Effect.fail(new ExchangeFailed({ stage: "read", cause }))))
         // Closed before the whole body came (after `end`, `finish` has already run).
         response.once("close", () => {
           if (!response.complete)
@@ -149,7 +149,9 @@ const send = (
         })
       },
     )
-    request.once("error", (cause) =>
+    // `on`, not `once`: a request destroyed after a first error may emit another, and an
+    // 'error' without a listener would end the process. `finish` takes the first only.
+    request.on("error", (cause) =>
       finish(Effect.fail(new ExchangeFailed({ stage: answered ? "read" : "send", cause }))),
     )
     if (timeoutMs !== undefined) {
