@@ -78,33 +78,37 @@ export const toJsonValue = (value: unknown): unknown => {
       const toJSON = (value as { toJSON?: unknown }).toJSON
       if (typeof toJSON === "function") return toJsonValue(toJSON.call(value))
       if (Array.isArray(value)) {
-        let copy: Array<unknown> | undefined
-        for (let i = 0; i < value.length; i++) {
-          const item: unknown = value[i]
+        // Each item is read once: the copy holds exactly what was converted.
+        const items: Array<unknown> = value.slice()
+        let changed = false
+        for (let i = 0; i < items.length; i++) {
+          const item = items[i]
           const converted = toJsonValue(item) ?? null
-          if (copy === undefined) {
-            if (converted === item) continue
-            copy = value.slice(0, i)
+          if (converted !== item) {
+            items[i] = converted
+            changed = true
           }
-          copy.push(converted)
         }
-        return copy ?? value
+        return changed ? items : value
       }
       const record = value as Record<string, unknown>
       const prototype = Object.getPrototypeOf(record)
       const plain = prototype === Object.prototype || prototype === null
       const keys = Object.keys(record)
+      // Each member is read once: a copy begun part-way is filled from what was read.
+      const values: Array<unknown> = new Array(keys.length)
       let members: Record<string, unknown> | undefined = plain ? undefined : {}
       for (let k = 0; k < keys.length; k++) {
         const key = keys[k] as string
         const inner = record[key]
+        values[k] = inner
         const convertedKey = toJsonValue(key) as string
         const converted = toJsonValue(inner)
         if (members === undefined) {
           // A member JSON leaves out (undefined, a function) is a change too.
           if (converted === inner && converted !== undefined && convertedKey === key) continue
           members = {}
-          for (let j = 0; j < k; j++) setMember(members, keys[j] as string, record[keys[j] as string])
+          for (let j = 0; j < k; j++) setMember(members, keys[j] as string, values[j])
         }
         if (converted !== undefined) setMember(members, convertedKey, converted)
       }

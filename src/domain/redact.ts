@@ -256,17 +256,19 @@ export const makeRedactor = (options: RedactorOptions = {}): RedactorService => 
     ancestors.push(value)
     try {
       if (Array.isArray(value)) {
-        let copy: Array<unknown> | undefined
-        for (let i = 0; i < value.length; i++) {
-          const item: unknown = value[i]
+        // Each item is read once (an accessor could answer differently a second time): the copy
+        // holds exactly what was checked.
+        const items: Array<unknown> = value.slice()
+        let changed = false
+        for (let i = 0; i < items.length; i++) {
+          const item = items[i]
           const redacted = walk(item, depth + 1, ancestors)
-          if (copy === undefined) {
-            if (redacted === item) continue
-            copy = value.slice(0, i)
+          if (redacted !== item) {
+            items[i] = redacted
+            changed = true
           }
-          copy.push(redacted)
         }
-        return copy ?? value
+        return changed ? items : value
       }
       if (value instanceof Error) {
         return walk({ ...value, name: value.name, message: value.message }, depth + 1, ancestors)
@@ -279,16 +281,20 @@ export const makeRedactor = (options: RedactorOptions = {}): RedactorService => 
       const plain = prototype === Object.prototype || prototype === null
       const tokenResult = isNewTokenResult(record)
       const keys = Object.keys(record)
+      // Each member is read once (an accessor could answer differently a second time): a copy
+      // begun part-way is filled from what was read and checked.
+      const values: Array<unknown> = new Array(keys.length)
       let copy: Record<string, unknown> | undefined = plain ? undefined : {}
       for (let k = 0; k < keys.length; k++) {
         const key = keys[k] as string
         const inner = record[key]
+        values[k] = inner
         const redacted =
           secretKey(key) || (tokenResult && key === "value") ? REDACTED : walk(inner, depth + 1, ancestors)
         if (copy === undefined) {
           if (redacted === inner) continue
           copy = {}
-          for (let j = 0; j < k; j++) setMember(copy, keys[j] as string, record[keys[j] as string])
+          for (let j = 0; j < k; j++) setMember(copy, keys[j] as string, values[j])
         }
         setMember(copy, key, redacted)
       }

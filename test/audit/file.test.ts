@@ -404,6 +404,9 @@ describe("a log file deleted or replaced while open", () => {
       const file = path.join(dir, "audit.jsonl")
       const { audit, close } = yield* openSink({ path: file })
       yield* audit.write(readCall(0), { durable: true })
+      // The head follows a durable write after it returns; flushed first, so that it is not
+      // being written into the directory while it is removed (rmdir would find it not empty).
+      yield* audit.flush
       fs.rmSync(dir, { recursive: true })
       yield* audit.write(readCall(1), { durable: true })
       yield* close

@@ -207,6 +207,30 @@ describe("makeRedactor (known secrets)", () => {
     })
   })
 
+  it("reads each member once: a copy begun part-way never takes a value it did not check", () => {
+    let reads = 0
+    const tricky = {
+      a: "clean",
+      get b() {
+        reads++
+        // A second read would hand out a secret that was never looked at.
+        return reads === 1 ? "ok" : "password=hunter2"
+      },
+      token: "x",
+    }
+    const redacted = redactSecrets(tricky)
+    expect(redacted).toEqual({ a: "clean", b: "ok", token: REDACTED })
+    expect(reads).toBe(1)
+    let itemReads = 0
+    const list: Array<unknown> = ["a", "b", { password: "p" }]
+    Object.defineProperty(list, 1, {
+      enumerable: true,
+      get: () => (++itemReads === 1 ? "b" : "password=hunter2"),
+    })
+    expect(redactSecrets(list)).toEqual(["a", "b", { password: REDACTED }])
+    expect(itemReads).toBe(1)
+  })
+
   it("copies class instances into plain objects, as JSON sees them, and cuts only true cycles", () => {
     class Point {
       constructor(
