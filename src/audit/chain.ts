@@ -60,8 +60,9 @@ export const canonicalize = (value: unknown): string => {
 /**
  * The JSON value a record will be read back as: what `JSON.parse(JSON.stringify(value))` gives,
  * except that lone surrogates become U+FFFD (so the record stays canonicalizable) and `__proto__`
- * stays an ordinary member. Hashing this value makes the written line verify as written. Plain
- * objects and arrays that are already that value come back as they are (no copy).
+ * stays an ordinary member. Hashing this value makes the written line verify as written. Always
+ * a copy: a record queued for the writer shares nothing with the caller's entry, and each member
+ * is read once (what is hashed is what is written).
  */
 export const toJsonValue = (value: unknown): unknown => {
   if (value === null) return null
@@ -78,41 +79,17 @@ export const toJsonValue = (value: unknown): unknown => {
       const toJSON = (value as { toJSON?: unknown }).toJSON
       if (typeof toJSON === "function") return toJsonValue(toJSON.call(value))
       if (Array.isArray(value)) {
-        // Each item is read once: the copy holds exactly what was converted.
         const items: Array<unknown> = value.slice()
-        let changed = false
-        for (let i = 0; i < items.length; i++) {
-          const item = items[i]
-          const converted = toJsonValue(item) ?? null
-          if (converted !== item) {
-            items[i] = converted
-            changed = true
-          }
-        }
-        return changed ? items : value
+        for (let i = 0; i < items.length; i++) items[i] = toJsonValue(items[i]) ?? null
+        return items
       }
       const record = value as Record<string, unknown>
-      const prototype = Object.getPrototypeOf(record)
-      const plain = prototype === Object.prototype || prototype === null
-      const keys = Object.keys(record)
-      // Each member is read once: a copy begun part-way is filled from what was read.
-      const values: Array<unknown> = new Array(keys.length)
-      let members: Record<string, unknown> | undefined = plain ? undefined : {}
-      for (let k = 0; k < keys.length; k++) {
-        const key = keys[k] as string
-        const inner = record[key]
-        values[k] = inner
-        const convertedKey = toJsonValue(key) as string
-        const converted = toJsonValue(inner)
-        if (members === undefined) {
-          // A member JSON leaves out (undefined, a function) is a change too.
-          if (converted === inner && converted !== undefined && convertedKey === key) continue
-          members = {}
-          for (let j = 0; j < k; j++) setMember(members, keys[j] as string, values[j])
-        }
-        if (converted !== undefined) setMember(members, convertedKey, converted)
+      const members: Record<string, unknown> = {}
+      for (const key of Object.keys(record)) {
+        const converted = toJsonValue(record[key])
+        if (converted !== undefined) setMember(members, toJsonValue(key) as string, converted)
       }
-      return members ?? value
+      return members
     }
     default:
       return undefined

@@ -43,7 +43,10 @@ export const seal = (prepared: PreparedRecord, after: ChainPosition, key?: KeyOb
   // record without them, as chain.ts defines.
   const record: Record<string, unknown> = { v: 1, seq: after.seq + 1, ts, id, prev, hash: undefined }
   if (key !== undefined) record.mac = undefined
-  for (const member of Object.keys(body)) setMember(record, member, body[member])
+  for (const member of Object.keys(body)) {
+    // `prepare` leaves the chain's own members out; a body from elsewhere must not overwrite them.
+    if (!RESERVED.has(member)) setMember(record, member, body[member])
+  }
   if (key !== undefined) record.mac = macRecord(key, prev, record)
   record.hash = hashRecord(prev, record)
   return record as unknown as AuditRecord

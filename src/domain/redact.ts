@@ -227,8 +227,18 @@ export const makeRedactor = (options: RedactorOptions = {}): RedactorService => 
     return patternRedactions(output)
   }
 
-  /** A string holding a JSON document (an error body, a serialized result) is redacted by key too. */
-  const stringValue = (input: string, depth: number, ancestors: Array<object>): string => {
+  /** What a walk carries: the objects being walked (to cut cycles), and whether it changed anything. */
+  interface Walk {
+    readonly ancestors: Array<object>
+    changed: boolean
+  }
+
+  /**
+   * A string holding a JSON document (an error body, a serialized result) is redacted by key
+   * too. When the document needs nothing, its text still goes through the text rules (which
+   * catch what parsing hides, e.g. the first of two members with the same name).
+   */
+  const stringValue = (input: string, depth: number, state: Walk): string => {
     const first = firstNonSpace(input)
     if ((first === "{" || first === "[") && input.length <= MAX_EMBEDDED_JSON) {
       let parsed: unknown
@@ -237,72 +247,70 @@ export const makeRedactor = (options: RedactorOptions = {}): RedactorService => 
       } catch {
         return text(input)
       }
-      const redacted = walk(parsed, depth + 1, ancestors)
-      return redacted === parsed ? input : JSON.stringify(redacted)
+      const inner: Walk = { ancestors: state.ancestors, changed: false }
+      const redacted = walk(parsed, depth + 1, inner)
+      return inner.changed ? JSON.stringify(redacted) : text(input)
     }
     return text(input)
   }
 
   /**
-   * Plain objects and arrays come back as they are when nothing in them changed (no copy of a
-   * result without secrets); anything else is copied as it would serialize. `ancestors` holds the
-   * objects being walked: a value that contains itself is cut at the repeat.
+   * A copy of `value` with secrets replaced, as JSON would see it: plain objects and arrays are
+   * rebuilt from their members, each read once, so the copy holds exactly what was checked
+   * (an accessor asked again could answer differently). A value that contains itself is cut at
+   * the repeat.
    */
-  const walk = (value: unknown, depth: number, ancestors: Array<object>): unknown => {
-    if (typeof value === "string") return stringValue(value, depth, ancestors)
+  const walk = (value: unknown, depth: number, state: Walk): unknown => {
+    if (typeof value === "string") {
+      const redacted = stringValue(value, depth, state)
+      if (redacted !== value) state.changed = true
+      return redacted
+    }
     if (typeof value !== "object" || value === null) return value
-    if (depth > MAX_DEPTH) return REDACTED
-    if (ancestors.includes(value)) return "[Circular]"
+    if (depth > MAX_DEPTH) {
+      state.changed = true
+      return REDACTED
+    }
+    const ancestors = state.ancestors
+    if (ancestors.includes(value)) {
+      state.changed = true
+      return "[Circular]"
+    }
     ancestors.push(value)
     try {
       if (Array.isArray(value)) {
-        // Each item is read once (an accessor could answer differently a second time): the copy
-        // holds exactly what was checked.
         const items: Array<unknown> = value.slice()
-        let changed = false
-        for (let i = 0; i < items.length; i++) {
-          const item = items[i]
-          const redacted = walk(item, depth + 1, ancestors)
-          if (redacted !== item) {
-            items[i] = redacted
-            changed = true
-          }
-        }
-        return changed ? items : value
+        for (let i = 0; i < items.length; i++) items[i] = walk(items[i], depth + 1, state)
+        return items
       }
       if (value instanceof Error) {
-        return walk({ ...value, name: value.name, message: value.message }, depth + 1, ancestors)
+        return walk({ ...value, name: value.name, message: value.message }, depth + 1, state)
       }
       const toJSON = (value as { toJSON?: unknown }).toJSON
-      if (typeof toJSON === "function") return walk(toJSON.call(value), depth + 1, ancestors)
+      if (typeof toJSON === "function") return walk(toJSON.call(value), depth + 1, state)
       const record = value as Record<string, unknown>
-      const prototype = Object.getPrototypeOf(record)
-      // Other objects (class instances) become plain ones, as JSON sees them.
-      const plain = prototype === Object.prototype || prototype === null
       const tokenResult = isNewTokenResult(record)
-      const keys = Object.keys(record)
-      // Each member is read once (an accessor could answer differently a second time): a copy
-      // begun part-way is filled from what was read and checked.
-      const values: Array<unknown> = new Array(keys.length)
-      let copy: Record<string, unknown> | undefined = plain ? undefined : {}
-      for (let k = 0; k < keys.length; k++) {
-        const key = keys[k] as string
+      const copy: Record<string, unknown> = {}
+      for (const key of Object.keys(record)) {
         const inner = record[key]
-        values[k] = inner
-        const redacted =
-          secretKey(key) || (tokenResult && key === "value") ? REDACTED : walk(inner, depth + 1, ancestors)
-        if (copy === undefined) {
-          if (redacted === inner) continue
-          copy = {}
-          for (let j = 0; j < k; j++) setMember(copy, keys[j] as string, values[j])
+        let redacted: unknown
+        if (secretKey(key) || (tokenResult && key === "value")) {
+          redacted = REDACTED
+          if (inner !== REDACTED) state.changed = true
+        } else {
+          redacted = walk(inner, depth + 1, state)
         }
+        // `__proto__` must stay a member, as JSON.parse makes it.
         setMember(copy, key, redacted)
       }
-      return copy ?? value
+      return copy
     } finally {
       ancestors.pop()
     }
   }
+
+  /** A fresh walk's state. */
+  const begin = (): Walk => ({ ancestors: [], changed: false })
 
   const line = (input: string): string => {
     const trimmed = input.trimStart()
@@ -314,12 +322,12 @@ export const makeRedactor = (options: RedactorOptions = {}): RedactorService => 
         return text(input)
       }
       const trailing = input.slice(input.trimEnd().length)
-      return JSON.stringify(walk(parsed, 0, [])) + trailing
+      return JSON.stringify(walk(parsed, 0, begin())) + trailing
     }
     return text(input)
   }
 
-  return Object.assign((value: unknown) => walk(value, 0, []), { text, line, register })
+  return Object.assign((value: unknown) => walk(value, 0, begin()), { text, line, register })
 }
 
 const defaultRedactor = makeRedactor()
