@@ -55,3 +55,5 @@ server.setRequestHandler(CallToolRequestSchema, async (request) => {
   return { content: [{ type: "text", text: JSON.stringify(envelope) }], structuredContent: envelope }
 })
 await server.connect(new StdioServerTransport())
+// The client closing stdin is the end (the agent's keep-alive sockets would keep the process up).
+process.stdin.once("end", () => process.exit(0))

@@ -44,7 +44,7 @@ const N = quick
       coldStarts: 5,
       loaded: 5000,
       audit: 400,
-      auditRounds: 8,
+      auditRounds: 16,
       warmup: 200,
     }
 const CONCURRENCY = 16
@@ -366,6 +366,9 @@ for (const node of FAN_OUT_NODES)
   await fanSim("fault", { node, fault: { kind: "slow", delayMs: NODE_DELAY_MS } })
 await fanSim("fault", { node: deadNode, fault: { kind: "down" } })
 const healthy = fanInfo.endpoints.filter((endpoint) => endpoint.node !== deadNode)
+// An agent of its own: ports of the closed simulator may come back as these nodes' ports, and a
+// keep-alive socket of that simulator still in the floor's pool would be reused, dead.
+const fanAgent = new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: false })
 /** One node's direct read, on its own endpoint (the floor of its part of the fan-out). */
 const directNode = (endpoint) =>
   new Promise((resolve, reject) => {
@@ -375,7 +378,7 @@ const directNode = (endpoint) =>
         host: endpoint.host,
         port: endpoint.port,
         path: `/api2/json/nodes/${endpoint.node}/qemu`,
-        agent: floorAgent,
+        agent: fanAgent,
         headers: { Authorization: `PVEAPIToken=${fanInfo.tokenId}=${fanInfo.tokenSecret}` },
       },
       (response) => {
@@ -437,6 +440,7 @@ log(
 )
 await fanSim("close")
 await fanWorker.terminate()
+fanAgent.destroy()
 fs.rmSync(auditDir, { recursive: true, force: true })
 
 // --- results ------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@
  *   call, reads included. `durable` writes are also fsynced before they resolve; other writes are
  *   fsynced within `syncIntervalMs`, by `flush`, before a rotation and when the scope closes.
  * - A non-durable record (a read) is sealed and appended in the caller's fiber when nothing is
- *   queued before it: one stat and one write(2), no fiber hop. Everything else (durable records,
+ *   queued before it: one write(2) (and a stat of the path at most every `pathCheckIntervalMs`),
+ *   no fiber hop. Everything else (durable records,
  *   rotation, a replaced file, a sink to reopen) goes through one writer fiber, in order;
  *   concurrent writes queued there are committed together (one write, at most one fsync per
  *   batch).
@@ -19,7 +20,10 @@
  * - One writer per file: `<path>.lock` holds the writer's pid; when a live process holds it the
  *   sink writes `<name>.pid<PID><ext>` next to it and says so on stderr.
  * - A log file deleted or replaced while open (another inode at the path, checked before each
- *   batch) is reopened at its path; the chain goes on there after an `audit.reopened` record.
+ *   batch of the writer, and before a read's record at most every `pathCheckIntervalMs`) is
+ *   reopened at its path; the chain goes on there after an `audit.reopened` record, which says
+ *   up to which seq the records went to the old file (reads' records of that last interval
+ *   included).
  * - On open the chain continues from the file's last record, or from the head file when the file
  *   is behind it (so `audit verify` still sees the gap). A torn last line (a crash during a
  *   write) is cut off: it was never fsynced, so no durable write was acknowledged for it.
@@ -55,6 +59,7 @@ import { recover } from "./recovery.js"
 
 export const DEFAULT_SYNC_INTERVAL_MS = 100
 export const DEFAULT_HEAD_INTERVAL_MS = 1_000
+export const DEFAULT_PATH_CHECK_INTERVAL_MS = 100
 
 /** Who writes the sink's own records (`audit.reopened`). */
 const AUDIT_SINK_PRINCIPAL = { sub: "proxmox-mcp", role: "system", transport: "cli" } as const
@@ -75,6 +80,13 @@ export interface FileAuditOptions {
    * 1 s). A durable record's fsync, `flush` and closing publish it at once.
    */
   readonly headIntervalMs?: number
+  /**
+   * How often, at most, a read's record first checks that the file at the path is still the one
+   * open (default 100 ms; 0: before every record). The writer checks before each batch anyway,
+   * so a durable record never goes to a deleted or replaced file. A `stat` per read was a third
+   * of the sink's cost.
+   */
+  readonly pathCheckIntervalMs?: number
   /** `AUDIT_HMAC_KEY`: every record then carries a keyed `mac` (see `chain.ts`). */
   readonly hmacKey?: Redacted.Redacted<string>
 }
@@ -120,6 +132,9 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
     const redact = options.redactor ?? redactSecrets
     const syncInterval = options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS
     const headInterval = options.headIntervalMs ?? DEFAULT_HEAD_INTERVAL_MS
+    const pathCheckInterval = options.pathCheckIntervalMs ?? DEFAULT_PATH_CHECK_INTERVAL_MS
+    /** Clock time a read's record last found the open file at the path. */
+    let pathCheckedAt = Number.NEGATIVE_INFINITY
     const key = options.hmacKey === undefined ? undefined : hmacKeyObject(options.hmacKey)
 
     /** The file this sink writes: `requested`, or its pid-named sibling when another process holds it. */
@@ -567,20 +582,28 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
 
     /**
      * A non-durable record appended at once, in the caller's fiber: only when nothing is queued
-     * or being handled before it (order), the file is open and still the one at the path, and no
-     * rotation is due. `undefined` otherwise: the writer takes it.
+     * or being handled before it (order), the file is open and was still the one at the path when
+     * last checked (within `pathCheckIntervalMs` of `now`), and no rotation is due. `undefined`
+     * otherwise: the writer takes it.
      */
-    const appendNow = (prepared: PreparedRecord): Effect.Effect<string, AuditWriteError> | undefined => {
+    const appendNow = (
+      prepared: PreparedRecord,
+      now: number,
+    ): Effect.Effect<string, AuditWriteError> | undefined => {
       if (pending > 0 || state._tag !== "Open") return undefined
       const file = state.file
       const current = target ?? requested
-      let stat: fs.Stats | undefined
-      try {
-        stat = fs.statSync(current, { throwIfNoEntry: false })
-      } catch {
-        return undefined
+      if (now - pathCheckedAt >= pathCheckInterval) {
+        let stat: fs.Stats | undefined
+        try {
+          stat = fs.statSync(current, { throwIfNoEntry: false })
+        } catch {
+          return undefined
+        }
+        // Another file (or none) at the path: the writer reopens it and says so in the log.
+        if (stat === undefined || stat.ino !== file.ino || stat.dev !== file.dev) return undefined
+        pathCheckedAt = now
       }
-      if (stat === undefined || stat.ino !== file.ino || stat.dev !== file.dev) return undefined
       let record: AuditRecord
       try {
         record = seal(prepared, file.position, key)
@@ -611,15 +634,16 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
 
     const write: AuditService["write"] = (entry, writeOptions) =>
       Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
         let prepared: PreparedRecord
         try {
-          prepared = prepare(entry, redact, new Date(clock.unsafeCurrentTimeMillis()))
+          prepared = prepare(entry, redact, new Date(now))
         } catch (cause) {
           return Effect.fail(new AuditWriteError({ message: "audit record could not be built", cause }))
         }
         const durable = writeOptions?.durable === true
         if (!durable && !closed) {
-          const appended = appendNow(prepared)
+          const appended = appendNow(prepared, now)
           if (appended !== undefined) return appended
         }
         return post<string, AuditWriteError>(

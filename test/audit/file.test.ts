@@ -398,6 +398,54 @@ describe("a log file deleted or replaced while open", () => {
     }),
   )
 
+  it.scoped(
+    "a read's record checks the path at most every pathCheckIntervalMs; the reopen notice counts what went to the old file (TestClock)",
+    () =>
+      Effect.gen(function* () {
+        const dir = tempDir()
+        const file = path.join(dir, "audit.jsonl")
+        const moved = path.join(dir, "audit.jsonl.old")
+        const { audit, close } = yield* openSink({ path: file, pathCheckIntervalMs: 100 })
+        yield* audit.write(readCall(1))
+        fs.renameSync(file, moved)
+        fs.writeFileSync(file, "", { mode: 0o600 })
+        // Within the interval: still appended to the file that is open (now the moved one).
+        yield* TestClock.adjust("50 millis")
+        yield* audit.write(readCall(2))
+        expect(readRecords(moved).map((r) => r.seq)).toEqual([1, 2])
+        expect(readRecords(file)).toEqual([])
+        // The interval passed: this read finds another file at the path, and the writer reopens it.
+        yield* TestClock.adjust("60 millis")
+        yield* audit.write(readCall(3))
+        yield* close
+        expect(readRecords(moved).map((r) => r.seq)).toEqual([1, 2])
+        const records = readRecords(file)
+        expect(records.map((r) => [r.seq, r.event])).toEqual([
+          [3, "audit.reopened"],
+          [4, "tool.call"],
+        ])
+        expect(records[0]!.detail).toMatch(/was replaced .*records up to seq 2/)
+        expect(yield* Effect.promise(() => auditVerify([moved, file]))).toMatchObject({ ok: true })
+      }),
+  )
+
+  it.scopedLive("with pathCheckIntervalMs 0 the very next read finds a replaced file", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const file = path.join(dir, "audit.jsonl")
+      const { audit, close } = yield* openSink({ path: file, pathCheckIntervalMs: 0 })
+      yield* audit.write(readCall(1))
+      fs.renameSync(file, path.join(dir, "audit.jsonl.old"))
+      fs.writeFileSync(file, "", { mode: 0o600 })
+      yield* audit.write(readCall(2))
+      yield* close
+      expect(readRecords(file).map((r) => [r.seq, r.event])).toEqual([
+        [2, "audit.reopened"],
+        [3, "tool.call"],
+      ])
+    }),
+  )
+
   it.scopedLive("the whole directory deleted: it is created again", () =>
     Effect.gen(function* () {
       const dir = path.join(tempDir(), "logs")
