@@ -50,7 +50,7 @@ import { redactSecrets } from "../domain/redact.js"
 import { traced } from "../domain/tracing.js"
 import type { ChainPosition } from "./chain.js"
 import { auditConfig, DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES, hmacKeyObject } from "./config.js"
-import { errorCode, ioError, replaceFileDurably, syncDirectory, writeAllSync } from "./io.js"
+import { errorCode, ioError, replaceFileDurably, syncDirectory, writeAllSync, writeTextSync } from "./io.js"
 import { releaseLock, tryLock } from "./lock.js"
 import { headPathOf, lockPathOf, rotatedPathOf, siblingPathOf } from "./paths.js"
 import { Audit, type AuditRecord, type AuditService, AuditWriteError } from "./port.js"
@@ -532,15 +532,20 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
      * steady load, never fire.
      */
     const timerArmed = yield* Queue.sliding<void>(1)
+    /** An offer is waiting in `timerArmed`: another would change nothing. */
+    let timerOffered = false
     let tickPosted = false
     const armSyncTimer = () => {
       // While a Tick is in flight the writer arms the timer once it has handled it: waking the
       // timer for each record meanwhile would only make it return.
-      if (!tickPosted && needsSync()) timerArmed.unsafeOffer(undefined)
+      if (timerOffered || tickPosted || !needsSync()) return
+      timerOffered = true
+      timerArmed.unsafeOffer(undefined)
     }
     const syncTimer = Effect.forever(
       Effect.gen(function* () {
         yield* Queue.take(timerArmed)
+        timerOffered = false
         // Armed again by the writer once it has handled the Tick in flight.
         if (tickPosted) return
         const due = dueAt() - (yield* Clock.currentTimeMillis)
@@ -610,12 +615,13 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
       } catch (cause) {
         return Effect.fail(new AuditWriteError({ message: "audit record could not be sealed", cause }))
       }
-      const bytes = Buffer.from(`${JSON.stringify(record)}\n`, "utf8")
-      if (file.size > 0 && file.size + bytes.length > maxBytes) return undefined
+      const line = `${JSON.stringify(record)}\n`
+      const size = Buffer.byteLength(line)
+      if (file.size > 0 && file.size + size > maxBytes) return undefined
       // Sealed and written in this one synchronous step: no other record can take the same place
       // in the chain between the two.
       try {
-        writeAllSync(file.handle.fd, bytes)
+        writeTextSync(file.handle.fd, line, size)
       } catch (cause) {
         // Until the sink is marked unavailable, records queue behind this failure.
         pending++
@@ -626,7 +632,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
           }),
         )
       }
-      file.size += bytes.length
+      file.size += size
       file.position = { seq: record.seq, hash: record.hash }
       armSyncTimer()
       return Effect.succeed(prepared.id)

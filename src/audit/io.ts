@@ -76,3 +76,12 @@ export const writeAllSync = (fd: number, bytes: Buffer) => {
   let offset = 0
   while (offset < bytes.length) offset += fs.writeSync(fd, bytes, offset, bytes.length - offset)
 }
+
+/**
+ * Writes all of `text` (`byteLength` bytes of UTF-8) to `fd`: handed to the kernel as a string,
+ * without a Buffer of its own; a short write (rare for a file) finishes from a Buffer.
+ */
+export const writeTextSync = (fd: number, text: string, byteLength: number) => {
+  const written = fs.writeSync(fd, text)
+  if (written < byteLength) writeAllSync(fd, Buffer.from(text, "utf8").subarray(written))
+}
