@@ -7,10 +7,9 @@
  *   fsynced within `syncIntervalMs`, by `flush`, before a rotation and when the scope closes.
  * - A non-durable record (a read) is sealed and appended in the caller's fiber when nothing is
  *   queued before it: one write(2) (and a stat of the path at most every `pathCheckIntervalMs`),
- *   no fiber hop. Everything else (durable records,
- *   rotation, a replaced file, a sink to reopen) goes through one writer fiber, in order;
- *   concurrent writes queued there are committed together (one write, at most one fsync per
- *   batch).
+ *   no fiber hop. Everything else (durable records, rotation, a replaced file, a sink to reopen)
+ *   goes through one writer fiber, in order; concurrent writes queued there are committed
+ *   together (one write, at most one fsync per batch).
  * - After each fsync `<path>.head` is replaced atomically with `{seq, hash}` of the last fsynced
  *   record (temp file fsynced, renamed, directory fsynced: a power loss cannot leave it empty),
  *   so a cut tail is detectable, not only a torn last line. Durable writers are released right
