@@ -683,7 +683,7 @@ export const makeFile = (options: FileAuditOptions): Effect.Effect<AuditService,
       ),
     )
 
-    return { write, flush } satisfies AuditService
+    return { write, flush, currentFile: () => target ?? requested } satisfies AuditService
   })
 
 /** The file sink as the `Audit` service; the file is closed (and fsynced) with the scope. */

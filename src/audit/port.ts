@@ -99,6 +99,11 @@ export interface AuditService {
   ) => Effect.Effect<string, AuditWriteError>
   /** Flushes and fsyncs everything written so far. */
   readonly flush: Effect.Effect<void, AuditWriteError>
+  /**
+   * The file records go to now, for a sink that writes one: the configured path, or the
+   * pid-named sibling when another writer holds it.
+   */
+  readonly currentFile?: () => string
 }
 
 export class Audit extends Context.Tag("proxmox-mcp/Audit")<Audit, AuditService>() {}

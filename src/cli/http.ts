@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { layerFile } from "../audit/file.js"
-import type { Audit } from "../audit/port.js"
+import { Audit } from "../audit/port.js"
 import * as Auth from "../auth/auth.js"
 import { type Directory, loadDirectory, type UsersError } from "../auth/users.js"
 import { type AuthConfig, type HttpConfig, isLoopbackHost } from "../config/http.js"
@@ -134,7 +134,11 @@ export const serveHttp = (options: HttpServeOptions, terminal?: Terminal): Effec
       )
       if (terminal !== undefined) {
         // Every tool the policy exposes is listed over HTTP (no toolsets: see httpServerLayer).
-        const facts = servedFacts({ policy: options.policy, auditPath: options.audit.path })
+        const audit = yield* Audit
+        const facts = servedFacts({
+          policy: options.policy,
+          auditPath: audit.currentFile?.() ?? options.audit.path,
+        })
         yield* Effect.fork(announceStart(terminal, facts, redactor.text))
       }
       const auth = yield* Effect.serviceOption(Auth.Auth)

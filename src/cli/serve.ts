@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type AuditSettings, auditConfig } from "../audit/config.js"
 import { layerFile } from "../audit/file.js"
+import { Audit } from "../audit/port.js"
 import type { Environment } from "../config/provider.js"
 import { type ProxmoxConfig, proxmoxConfig } from "../config/proxmox.js"
 import { type ServerConfig, serverConfig } from "../config/server.js"
@@ -100,9 +101,11 @@ const serve = (options: ServeOptions, io: CliIo, announce: boolean): Effect.Effe
       }),
     )
     if (announce && io.terminal.interactive) {
+      const audit = yield* Audit
       const facts = servedFacts({
         policy: options.policy,
-        auditPath: options.audit.path,
+        // Where records really go: a pid-named sibling when another process holds the log.
+        auditPath: audit.currentFile?.() ?? options.audit.path,
         toolMode: options.server.toolMode,
         toolsets: options.server.toolsets,
       })

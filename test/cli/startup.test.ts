@@ -11,6 +11,8 @@ import { PassThrough } from "node:stream"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
+import { releaseLock, tryLock } from "../../src/audit/lock.js"
+import { lockPathOf, siblingPathOf } from "../../src/audit/paths.js"
 import { cli } from "../../src/cli/main.js"
 import { startLine, startWarning } from "../../src/cli/startup.js"
 import type { RunningSimulator } from "../../src/simulator/index.js"
@@ -66,6 +68,24 @@ describe("proxmox-mcp run: the start line in a terminal", () => {
     expect(run.terminal).toHaveLength(1)
     onlyProtocol(run.stdout())
     expect(await run.close()).toBe(0)
+  })
+
+  it("names the file records really go to when another writer holds the configured log", async () => {
+    const audit = auditPath()
+    // Held by this process, as another running server would hold it.
+    expect(tryLock(lockPathOf(audit)).held).toBe(false)
+    try {
+      const run = await runInProcess(
+        [],
+        { ...envFor(sim), PVE_TOOLSETS: "all", AUDIT_LOG_PATH: audit },
+        { interactive: true },
+      )
+      const line = await run.firstTerminalWrite
+      expect(line).toContain(`, audit ${siblingPathOf(audit, process.pid, 1)}\n`)
+      expect(await run.close()).toBe(0)
+    } finally {
+      releaseLock(lockPathOf(audit))
+    }
   })
 
   it("says how many tools are listed at first when toolsets narrow the list, and shows offline nodes", async () => {
