@@ -100,6 +100,37 @@ const containerTargets = (input: { readonly ctid: number }) => [
 const hostTargets = (input: { readonly node?: string | undefined }) =>
   input.node === undefined ? [TargetRef.Cluster()] : [TargetRef.Node({ node: input.node })]
 
+/** What a host diagnostic answers: the node that ran the command, the parsed fields, the raw text. */
+const hostAnswer = <Parsed extends object>(result: RemoteResult, parsed: Parsed) => ({
+  data: { node: result.node, ...parsed, raw: result.stdout },
+  node: result.node,
+})
+
+/**
+ * A curated host diagnostic: a read-only tool that runs one fixed command on `node` (default: the
+ * entry host) and answers `{node, ...parse(stdout), raw}`. Its documented command is the argv.
+ */
+const hostCommandTool = <const Name extends string, Parsed extends object>(spec: {
+  readonly name: Name
+  readonly title: string
+  readonly description: string
+  readonly argv: ReadonlyArray<string>
+  readonly parse: (stdout: string) => Parsed
+}) =>
+  Tool.make({
+    name: spec.name,
+    title: spec.title,
+    description: spec.description,
+    category: "remote",
+    tier: "read-only",
+    ssh: { command: commandLine(spec.argv) },
+    endpoints: hostLookups,
+    input: { node: optionalHostNode },
+    targets: hostTargets,
+    run: (input) =>
+      Effect.map(onHost(input.node, spec.argv), (result) => hostAnswer(result, spec.parse(result.stdout))),
+  })
+
 // ---------------------------------------------------------------------------------------------
 // Parsers (exported for tests): each takes the command's text and never throws.
 
@@ -440,63 +471,31 @@ export const remoteTools = [
         inContainer(input.ctid, ["docker", "logs", "--tail", String(input.tail ?? 200), name]),
       ),
   }),
-  Tool.make({
+  hostCommandTool({
     name: "pve_get_host_versions",
     title: "Get a node's package versions",
     description:
       "Runs `pveversion -v` on a node over SSH: pve-manager, proxmox-ve, the running kernel and every PVE package's version, plus the raw text.",
-    category: "remote",
-    tier: "read-only",
-    ssh: { command: "pveversion -v" },
-    endpoints: hostLookups,
-    input: { node: optionalHostNode },
-    targets: hostTargets,
-    run: (input) =>
-      Effect.map(onHost(input.node, ["pveversion", "-v"]), (result) => ({
-        data: { node: result.node, ...parsePveVersion(result.stdout), raw: result.stdout },
-        node: result.node,
-      })),
+    argv: ["pveversion", "-v"],
+    parse: parsePveVersion,
   }),
-  Tool.make({
+  hostCommandTool({
     name: "pve_get_cluster_quorum",
     title: "Get corosync quorum",
     description:
       "Runs `pvecm status` on a node over SSH: quorate, expected and total votes, quorum, members with their addresses, plus the raw text.",
-    category: "remote",
-    tier: "read-only",
-    ssh: { command: "pvecm status" },
-    endpoints: hostLookups,
-    input: { node: optionalHostNode },
-    targets: hostTargets,
-    run: (input) =>
-      Effect.map(onHost(input.node, ["pvecm", "status"]), (result) => ({
-        data: { node: result.node, ...parsePvecmStatus(result.stdout), raw: result.stdout },
-        node: result.node,
-      })),
+    argv: ["pvecm", "status"],
+    parse: parsePvecmStatus,
   }),
-  Tool.make({
+  hostCommandTool({
     name: "pve_get_pve_services",
     title: "Get the state of the PVE daemons",
     description: `Reads the systemd state of the PVE daemons (${PVE_UNITS.join(", ")}) on a node over SSH: loaded, active/sub state, enabled.`,
-    category: "remote",
-    tier: "read-only",
-    ssh: { command: commandLine(SERVICE_ARGV) },
-    endpoints: hostLookups,
-    input: { node: optionalHostNode },
-    targets: hostTargets,
-    run: (input) =>
-      Effect.map(onHost(input.node, SERVICE_ARGV), (result) => {
-        const services = parseSystemctlShow(result.stdout)
-        return {
-          data: {
-            node: result.node,
-            services,
-            allRunning: services.every((s) => !s.loaded || s.running),
-            raw: result.stdout,
-          },
-          node: result.node,
-        }
-      }),
+    argv: SERVICE_ARGV,
+    parse: (stdout) => {
+      const services = parseSystemctlShow(stdout)
+      return { services, allRunning: services.every((s) => !s.loaded || s.running) }
+    },
   }),
   Tool.make({
     name: "pve_get_host_journal",
@@ -526,67 +525,29 @@ export const remoteTools = [
           "-o",
           "short-iso",
         ]),
-        (result) => ({
-          data: {
-            node: result.node,
+        (result) =>
+          hostAnswer(result, {
             unit: input.unit,
             entries: parseJournal(result.stdout),
             truncated: result.truncated,
-            raw: result.stdout,
-          },
-          node: result.node,
-        }),
+          }),
       ),
   }),
-  Tool.make({
+  hostCommandTool({
     name: "pve_get_zfs_pool_status",
     title: "Get ZFS pool status",
     description:
       "Runs `zpool status` on a node over SSH: per pool its state, scan, errors and device states, whether all are ONLINE, plus the raw text.",
-    category: "remote",
-    tier: "read-only",
-    ssh: { command: "zpool status" },
-    endpoints: hostLookups,
-    input: { node: optionalHostNode },
-    targets: hostTargets,
-    run: (input) =>
-      Effect.map(onHost(input.node, ["zpool", "status"]), (result) => ({
-        data: { node: result.node, ...parseZpoolStatus(result.stdout), raw: result.stdout },
-        node: result.node,
-      })),
+    argv: ["zpool", "status"],
+    parse: parseZpoolStatus,
   }),
-  Tool.make({
+  hostCommandTool({
     name: "pve_get_host_disk_usage",
     title: "Get a node's disk usage",
     description:
       "Runs `df -P -T -k` on a node over SSH (pseudo filesystems left out): per filesystem its type, size, used and available KiB, use % and mount point, plus the raw text.",
-    category: "remote",
-    tier: "read-only",
-    ssh: { command: "df -P -T -k -x tmpfs -x devtmpfs -x overlay -x squashfs" },
-    endpoints: hostLookups,
-    input: { node: optionalHostNode },
-    targets: hostTargets,
-    run: (input) =>
-      Effect.map(
-        onHost(input.node, [
-          "df",
-          "-P",
-          "-T",
-          "-k",
-          "-x",
-          "tmpfs",
-          "-x",
-          "devtmpfs",
-          "-x",
-          "overlay",
-          "-x",
-          "squashfs",
-        ]),
-        (result) => ({
-          data: { node: result.node, filesystems: parseDf(result.stdout), raw: result.stdout },
-          node: result.node,
-        }),
-      ),
+    argv: ["df", "-P", "-T", "-k", "-x", "tmpfs", "-x", "devtmpfs", "-x", "overlay", "-x", "squashfs"],
+    parse: (stdout) => ({ filesystems: parseDf(stdout) }),
   }),
 ] as const
 

@@ -20,6 +20,15 @@ import type { GuestType } from "../types.js"
 
 const GiB = 1024 ** 3
 
+/** GiB per unit of a PVE size (`32G`, `512M`, ...; no unit is bytes). */
+const GIB_PER_UNIT: Readonly<Record<string, number>> = {
+  K: 1 / 1024 ** 2,
+  M: 1 / 1024,
+  G: 1,
+  T: 1024,
+  "": 1 / GiB,
+}
+
 /** Leading MiB of PVE 9's memory property string (`4096` or `current=4096,...`). */
 const memoryMiB = (value: string | undefined): number | undefined => {
   if (value === undefined) return undefined
@@ -31,8 +40,7 @@ const memoryMiB = (value: string | undefined): number | undefined => {
 const diskSizeGiB = (spec: string | undefined): number | undefined => {
   const match = spec === undefined ? null : /(?:^|,)size=(\d+(?:\.\d+)?)([KMGT]?)/.exec(spec)
   if (match === null) return undefined
-  const factor = { K: 1 / 1024 ** 2, M: 1 / 1024, G: 1, T: 1024, "": 1 / GiB }[match[2] ?? ""] ?? 1
-  return Number(match[1]) * factor
+  return Number(match[1]) * (GIB_PER_UNIT[match[2] ?? ""] ?? 1)
 }
 
 /** New disks are `STORAGE:SIZE` (GiB) on create; the storage must exist. */
@@ -86,27 +94,68 @@ const taskTypes = {
   },
 } as const
 
+type TaskKind = keyof (typeof taskTypes)[GuestType]
+
+/** The guest a task is about (or the one it creates), and the node whose worker runs it. */
+interface TaskSubject {
+  readonly node: string
+  readonly type: GuestType
+  readonly vmid: number
+}
+
+/**
+ * Starts the guest's `kind` worker holding the guest's lock and answers its UPID; `apply` changes
+ * the state when the task ends OK. A guest from `pathGuest` is on the path's node.
+ */
 const guestTask = (
   { cluster, token }: RouteContext,
-  node: string,
-  type: string,
-  vmid: number,
+  { node, type, vmid }: TaskSubject,
+  kind: TaskKind,
   apply: () => void,
   lines: ReadonlyArray<string> = [],
-  precheck?: () => string | undefined,
 ) =>
   reply(
     cluster.startTask({
       node,
-      type,
+      type: taskTypes[type][kind],
       id: String(vmid),
       user: token.tokenId,
       lockKey: `guest/${vmid}`,
       lines,
       apply,
-      ...(precheck === undefined ? {} : { precheck }),
     }).upid,
   )
+
+/** The guest `{node}` and `{vmid}` of the path name; a 500 when that node has no such guest. */
+const pathGuest = ({ cluster, params }: RouteContext, type: GuestType): GuestModel =>
+  cluster.requireGuest(str(params, "node"), type, int(params, "vmid"))
+
+/** The path's guest, refused (500) while a lock is held on it. */
+const unlockedPathGuest = (context: RouteContext, type: GuestType): GuestModel => {
+  const guest = pathGuest(context, type)
+  requireUnlocked(guest)
+  return guest
+}
+
+/** How PVE's messages call a guest of this type. */
+const guestNoun = (type: GuestType) => (type === "qemu" ? "VM" : "CT")
+
+/** The guest's name parameter: `name` for a VM, `hostname` for a container. */
+const nameParam = (type: GuestType, params: Params) =>
+  type === "qemu" ? optStr(params, "name") : optStr(params, "hostname")
+
+/** The memory parameter in MiB: a property string for a VM, a number for a container. */
+const memoryParam = (type: GuestType, params: Params) =>
+  type === "qemu" ? memoryMiB(optStr(params, "memory")) : optInt(params, "memory")
+
+const hasSnapshot = (cluster: ClusterState, vmid: number, name: string) =>
+  snapshotsOf(cluster, vmid).some((s) => s.name === name)
+
+const requireSnapshot = (cluster: ClusterState, guest: GuestModel, name: string) => {
+  const snapshot = snapshotsOf(cluster, guest.vmid).find((s) => s.name === name)
+  if (snapshot === undefined) throw serverError(`snapshot '${name}' does not exist`)
+  return snapshot
+}
 
 /** POST /nodes/{node}/{type}: create, or restore from a backup archive. */
 const createRoute = (type: GuestType): Route => ({
@@ -118,6 +167,7 @@ const createRoute = (type: GuestType): Route => ({
     const node = str(params, "node")
     cluster.requireNode(node)
     const vmid = int(params, "vmid")
+    const subject = { node, type, vmid }
     const archive =
       type === "qemu"
         ? optStr(params, "archive")
@@ -129,7 +179,7 @@ const createRoute = (type: GuestType): Route => ({
     if (existing !== undefined && (archive === undefined || !force)) {
       throw serverError(
         archive === undefined
-          ? `unable to create ${type === "qemu" ? "VM" : "CT"} ${vmid} - ${label(existing)} already exists on node '${existing.node}'`
+          ? `unable to create ${guestNoun(type)} ${vmid} - ${label(existing)} already exists on node '${existing.node}'`
           : `unable to restore ${label(existing)} - ${label(existing)} already exists on node '${existing.node}'`,
       )
     }
@@ -152,9 +202,8 @@ const createRoute = (type: GuestType): Route => ({
       const source = volume.vmid ?? vmid
       return guestTask(
         context,
-        node,
-        taskTypes[type].restore,
-        vmid,
+        subject,
+        "restore",
         () => {
           if (existing !== undefined) cluster.removeGuest(vmid)
           cluster.addGuest({
@@ -169,7 +218,7 @@ const createRoute = (type: GuestType): Route => ({
         [`restore ${type === "qemu" ? "vma" : "tar"} archive '${archive}'`],
       )
     }
-    const name = type === "qemu" ? optStr(params, "name") : optStr(params, "hostname")
+    const name = nameParam(type, params)
     if (type === "lxc") {
       const template = str(params, "ostemplate")
       const [templateStorage] = template.split(":")
@@ -184,7 +233,7 @@ const createRoute = (type: GuestType): Route => ({
             .map((key) => newDiskGiB(cluster, optStr(params, key)))
             .find((x) => x !== undefined)
         : newDiskGiB(cluster, optStr(params, "rootfs"))
-    const memory = type === "qemu" ? memoryMiB(optStr(params, "memory")) : optInt(params, "memory")
+    const memory = memoryParam(type, params)
     const extra = configExtras(
       params,
       new Set([
@@ -202,12 +251,12 @@ const createRoute = (type: GuestType): Route => ({
       ]),
     )
     const start = optBool(params, "start") === true
-    return guestTask(context, node, taskTypes[type].create, vmid, () => {
+    return guestTask(context, subject, "create", () => {
       cluster.addGuest({
         vmid,
         type,
         node,
-        name: name ?? `${type === "qemu" ? "VM" : "CT"}${vmid}`,
+        name: name ?? `${guestNoun(type)}${vmid}`,
         status: start ? "running" : "stopped",
         ...(optStr(params, "tags") === undefined ? {} : { tags: str(params, "tags") }),
         ...(optInt(params, "cores") === undefined ? {} : { cores: int(params, "cores") }),
@@ -226,12 +275,10 @@ const destroyRoute = (type: GuestType): Route => ({
   permission: vmPermission("VM.Allocate"),
   handle: (context) => {
     const { cluster, params } = context
-    const node = str(params, "node")
-    const guest = cluster.requireGuest(node, type, int(params, "vmid"))
-    requireUnlocked(guest)
+    const guest = unlockedPathGuest(context, type)
     if (guest.status !== "stopped" && !(type === "lxc" && optBool(params, "force") === true))
       throw serverError(`${label(guest)} is running - destroy failed`)
-    return guestTask(context, node, taskTypes[type].destroy, guest.vmid, () => {
+    return guestTask(context, guest, "destroy", () => {
       cluster.removeGuest(guest.vmid)
       snapshotsOf(cluster, guest.vmid).length = 0
     })
@@ -244,30 +291,25 @@ const cloneRoute = (type: GuestType): Route => ({
   permission: vmPermission("VM.Clone"),
   handle: (context) => {
     const { cluster, params } = context
-    const node = str(params, "node")
-    const source = cluster.requireGuest(node, type, int(params, "vmid"))
+    const source = pathGuest(context, type)
     const newid = int(params, "newid")
-    const target = optStr(params, "target") ?? node
+    const target = optStr(params, "target") ?? source.node
     cluster.requireNode(target)
     if (cluster.guest(newid) !== undefined)
-      throw serverError(
-        `unable to create ${type === "qemu" ? "VM" : "CT"} ${newid}: config file already exists`,
-      )
+      throw serverError(`unable to create ${guestNoun(type)} ${newid}: config file already exists`)
     const full = optBool(params, "full")
     // A linked clone needs a template; a clone to another node needs shared disks or a full clone.
     if (full === false && !source.template)
       throw parameterError({ full: `linked clone feature is not supported for drive 'scsi0'` })
-    if (target !== node && !source.template && full !== true && type === "lxc")
+    if (target !== source.node && !source.template && full !== true && type === "lxc")
       throw serverError("Can't clone to a different node without 'full' flag")
     const snapname = optStr(params, "snapname")
-    if (snapname !== undefined && !snapshotsOf(cluster, source.vmid).some((s) => s.name === snapname))
-      throw serverError(`snapshot '${snapname}' does not exist`)
-    const name = type === "qemu" ? optStr(params, "name") : optStr(params, "hostname")
+    if (snapname !== undefined) requireSnapshot(cluster, source, snapname)
+    const name = nameParam(type, params)
     return guestTask(
       context,
-      node,
-      taskTypes[type].clone,
-      source.vmid,
+      source,
+      "clone",
       () =>
         cluster.addGuest({
           vmid: newid,
@@ -291,10 +333,10 @@ const migrateRoute = (type: GuestType): Route => ({
   permission: vmPermission("VM.Migrate"),
   handle: (context) => {
     const { cluster, params } = context
-    const node = str(params, "node")
-    const guest = cluster.requireGuest(node, type, int(params, "vmid"))
+    const guest = pathGuest(context, type)
     const target = str(params, "target")
-    if (target === node) throw parameterError({ target: "target is local node." })
+    // PVE checks the target before the guest's lock.
+    if (target === guest.node) throw parameterError({ target: "target is local node." })
     cluster.requireNode(target)
     if (!cluster.isOnline(target)) throw serverError(`target node '${target}' is not online`)
     requireUnlocked(guest)
@@ -303,14 +345,9 @@ const migrateRoute = (type: GuestType): Route => ({
       throw serverError(`can't migrate running VM without --online`)
     if (running && type === "lxc" && optBool(params, "restart") !== true)
       throw serverError("lxc live migration is currently not implemented")
-    return guestTask(
-      context,
-      node,
-      taskTypes[type].migrate,
-      guest.vmid,
-      () => cluster.migrateGuest(guest.vmid, target),
-      [`starting migration of ${label(guest)} to node '${target}'`],
-    )
+    return guestTask(context, guest, "migrate", () => cluster.migrateGuest(guest.vmid, target), [
+      `starting migration of ${label(guest)} to node '${target}'`,
+    ])
   },
 })
 
@@ -325,9 +362,7 @@ const resizeRoute = (type: GuestType): Route => ({
   permission: vmPermission("VM.Config.Disk"),
   handle: (context) => {
     const { cluster, params } = context
-    const node = str(params, "node")
-    const guest = cluster.requireGuest(node, type, int(params, "vmid"))
-    requireUnlocked(guest)
+    const guest = unlockedPathGuest(context, type)
     const disk = str(params, "disk")
     const config = cluster.guestConfig(guest)
     if (!DISK_KEYS[type].test(disk) || config[disk] === undefined)
@@ -336,16 +371,14 @@ const resizeRoute = (type: GuestType): Route => ({
     const size = str(params, "size")
     const match = /^(\+?)(\d+(?:\.\d+)?)([KMGT]?)$/.exec(size)
     if (match === null) throw parameterError({ size: "value does not match the regex pattern" })
-    const factor = { K: 1 / 1024 ** 2, M: 1 / 1024, G: 1, T: 1024, "": 1 / GiB }[match[3] ?? ""] ?? 1
-    const amount = Number(match[2]) * factor
+    const amount = Number(match[2]) * (GIB_PER_UNIT[match[3] ?? ""] ?? 1)
     const current = diskSizeGiB(String(config[disk])) ?? guest.diskGiB
     const next = match[1] === "+" ? current + amount : amount
     if (next < current) throw serverError("shrinking disks is not supported")
     return guestTask(
       context,
-      node,
-      taskTypes[type].resize,
-      guest.vmid,
+      guest,
+      "resize",
       () => {
         guest.diskGiB = Math.round(next * 100) / 100
       },
@@ -358,16 +391,15 @@ const configRoute = (type: GuestType): Route => ({
   method: "PUT",
   path: `/nodes/{node}/${type}/{vmid}/config`,
   permission: vmPermission("VM.Config.Options"),
-  handle: ({ cluster, params }) => {
-    const node = str(params, "node")
-    const guest = cluster.requireGuest(node, type, int(params, "vmid"))
-    requireUnlocked(guest)
+  handle: (context) => {
+    const { cluster, params } = context
+    const guest = unlockedPathGuest(context, type)
     const digest = optStr(params, "digest")
     if (digest !== undefined && digest !== cluster.configDigest(cluster.guestConfig(guest)))
       throw serverError("detected modified configuration - file changed by other user? Try again.")
     const cores = optInt(params, "cores")
-    const memory = type === "qemu" ? memoryMiB(optStr(params, "memory")) : optInt(params, "memory")
-    const name = type === "qemu" ? optStr(params, "name") : optStr(params, "hostname")
+    const memory = memoryParam(type, params)
+    const name = nameParam(type, params)
     const extra = configExtras(params, new Set(["skiplock", "force", "revert"]))
     if (cores !== undefined) guest.cores = cores
     if (memory !== undefined) guest.memoryMiB = memory
@@ -388,10 +420,8 @@ const templateRoute = (type: GuestType): Route => ({
   path: `/nodes/{node}/${type}/{vmid}/template`,
   permission: vmPermission("VM.Allocate"),
   handle: (context) => {
-    const { cluster, params } = context
-    const node = str(params, "node")
-    const guest = cluster.requireGuest(node, type, int(params, "vmid"))
-    requireUnlocked(guest)
+    const { cluster } = context
+    const guest = unlockedPathGuest(context, type)
     if (guest.template) throw serverError(`${label(guest)} is already a template`)
     if (guest.status !== "stopped") throw serverError("you can't convert a running VM to a template")
     if (snapshotsOf(cluster, guest.vmid).length > 0 && type === "lxc")
@@ -401,7 +431,7 @@ const templateRoute = (type: GuestType): Route => ({
       guest.template = true
       return reply(null)
     }
-    return guestTask(context, node, taskTypes[type].template, guest.vmid, () => {
+    return guestTask(context, guest, "template", () => {
       guest.template = true
     })
   },
@@ -417,19 +447,14 @@ const snapshotRow = (snapshot: Snapshot) => ({
   ...(snapshot.vmstate ? { vmstate: 1 } : {}),
 })
 
-const requireSnapshot = (cluster: ClusterState, guest: GuestModel, name: string) => {
-  const snapshot = snapshotsOf(cluster, guest.vmid).find((s) => s.name === name)
-  if (snapshot === undefined) throw serverError(`snapshot '${name}' does not exist`)
-  return snapshot
-}
-
 const snapshotRoutes = (type: GuestType): ReadonlyArray<Route> => [
   {
     method: "GET",
     path: `/nodes/{node}/${type}/{vmid}/snapshot`,
     permission: vmPermission("VM.Audit"),
-    handle: ({ cluster, params }) => {
-      const guest = cluster.requireGuest(str(params, "node"), type, int(params, "vmid"))
+    handle: (context) => {
+      const { cluster } = context
+      const guest = pathGuest(context, type)
       const snapshots = snapshotsOf(cluster, guest.vmid)
       const last = snapshots.at(-1)
       return reply([
@@ -450,15 +475,12 @@ const snapshotRoutes = (type: GuestType): ReadonlyArray<Route> => [
     permission: vmPermission("VM.Snapshot"),
     handle: (context) => {
       const { cluster, params } = context
-      const node = str(params, "node")
-      const guest = cluster.requireGuest(node, type, int(params, "vmid"))
-      requireUnlocked(guest)
+      const guest = unlockedPathGuest(context, type)
       const name = str(params, "snapname")
       if (name === "current")
         throw parameterError({ snapname: "invalid format - snapshot name 'current' is reserved" })
-      const snapshots = snapshotsOf(cluster, guest.vmid)
-      if (snapshots.some((s) => s.name === name)) throw serverError(`snapshot name '${name}' already used`)
-      const parent = snapshots.at(-1)?.name
+      if (hasSnapshot(cluster, guest.vmid, name)) throw serverError(`snapshot name '${name}' already used`)
+      const parent = snapshotsOf(cluster, guest.vmid).at(-1)?.name
       const snapshot: Snapshot = {
         name,
         description: optStr(params, "description") ?? "",
@@ -470,13 +492,11 @@ const snapshotRoutes = (type: GuestType): ReadonlyArray<Route> => [
       }
       return guestTask(
         context,
-        node,
-        taskTypes[type].snapshot,
-        guest.vmid,
+        guest,
+        "snapshot",
         () => {
           // Checked again when the worker runs: two creates of one name race for it.
-          if (!snapshotsOf(cluster, guest.vmid).some((s) => s.name === name))
-            snapshotsOf(cluster, guest.vmid).push(snapshot)
+          if (!hasSnapshot(cluster, guest.vmid, name)) snapshotsOf(cluster, guest.vmid).push(snapshot)
         },
         [`snapshotting '${name}'`],
       )
@@ -488,11 +508,10 @@ const snapshotRoutes = (type: GuestType): ReadonlyArray<Route> => [
     permission: vmPermission("VM.Snapshot"),
     handle: (context) => {
       const { cluster, params } = context
-      const node = str(params, "node")
-      const guest = cluster.requireGuest(node, type, int(params, "vmid"))
+      const guest = pathGuest(context, type)
       const name = str(params, "snapname")
       requireSnapshot(cluster, guest, name)
-      return guestTask(context, node, taskTypes[type].delsnapshot, guest.vmid, () => {
+      return guestTask(context, guest, "delsnapshot", () => {
         const list = snapshotsOf(cluster, guest.vmid)
         const index = list.findIndex((s) => s.name === name)
         if (index < 0) return
@@ -514,16 +533,13 @@ const snapshotRoutes = (type: GuestType): ReadonlyArray<Route> => [
     permission: vmPermission("VM.Snapshot.Rollback"),
     handle: (context) => {
       const { cluster, params } = context
-      const node = str(params, "node")
-      const guest = cluster.requireGuest(node, type, int(params, "vmid"))
-      requireUnlocked(guest)
+      const guest = unlockedPathGuest(context, type)
       const snapshot = requireSnapshot(cluster, guest, str(params, "snapname"))
       const start = optBool(params, "start") === true
       return guestTask(
         context,
-        node,
-        taskTypes[type].rollback,
-        guest.vmid,
+        guest,
+        "rollback",
         () => {
           guest.cores = snapshot.cores
           guest.memoryMiB = snapshot.memoryMiB
