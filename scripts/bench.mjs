@@ -11,6 +11,9 @@
  *   alone costs against the same floor, and what proxmox-mcp adds to it;
  * - cold start: spawn to the first answered `tools/list`;
  * - RSS of the server idle, and after 5,000 calls (and its peak);
+ * - the same sequential and concurrent reads over Streamable HTTP (`run --transport http`, on
+ *   loopback without auth and with the rate limit lifted, so that the server is what is
+ *   measured), against the same floor (SPEC section 10; no target);
  * - the audit cost: read throughput with the hash-chained file sink against the memory sink
  *   (in-process, through `invoke` as the MCP adapter runs calls, alternating rounds);
  * - coalescing: how many upstream requests 100 identical concurrent `pve_list_cluster_resources`
@@ -24,6 +27,7 @@
  * that the benchmark works (CI); its figures mean nothing. This is not a test: it never fails on
  * a figure, only when a call fails.
  */
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as https from "node:https"
 import * as os from "node:os"
@@ -33,6 +37,7 @@ import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const quick = process.argv.includes("--quick") || process.env.BENCH_QUICK === "1"
@@ -334,6 +339,62 @@ const loaded = memoryOf(pid)
 log(`after ${serverCalls} calls: RSS ${loaded.rssMB} MB, peak ${loaded.peakMB} MB`)
 await client.close()
 
+// --- the same reads over Streamable HTTP --------------------------------------------------------
+
+/** `run --transport http` on loopback (MCP_AUTH=none), with a client once it says its URL. */
+const startHttpServer = async () => {
+  const child = spawn(process.execPath, [BIN, "run", "--transport", "http"], {
+    env: { ...serverEnv(), MCP_AUTH: "none", MCP_PORT: "0", MCP_RATE_LIMIT_MAX: "1000000" },
+    stdio: ["ignore", "ignore", "pipe"],
+  })
+  let stderr = ""
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk
+  })
+  const exited = new Promise((resolve) => child.once("exit", resolve))
+  let base
+  for (let waited = 0; base === undefined; waited += 50) {
+    if (waited > 20_000 || child.exitCode !== null)
+      throw new Error(`the HTTP server did not start: ${stderr}`)
+    await sleep(50)
+    base = /MCP over HTTP at (http:\/\/\S+)\/mcp/.exec(stderr)?.[1]
+  }
+  const httpClient = new Client({ name: "proxmox-mcp-bench", version: "1" })
+  await httpClient.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`)))
+  const stop = async () => {
+    await httpClient.close()
+    child.kill("SIGTERM")
+    await exited
+  }
+  return { client: httpClient, stop }
+}
+const http = await startHttpServer()
+const httpCall = (name, args) => call(http.client, name, args)
+await drive(N.warmup, 4, (n) =>
+  n % 2 ? httpCall("pve_list_nodes") : httpCall("pve_get_qemu_status", statusOf(n)),
+)
+const httpRows = {
+  httpSequentialListNodes: {
+    server: await drive(N.sequential, 1, () => httpCall("pve_list_nodes")),
+    floor: await drive(N.sequential, 1, () => direct("/nodes")),
+  },
+  httpConcurrentQemuStatus: {
+    server: await drive(N.concurrent, CONCURRENCY, (n) => httpCall("pve_get_qemu_status", statusOf(n))),
+    floor: await drive(N.concurrent, CONCURRENCY, (n) => {
+      const { vmid } = statusOf(n)
+      return direct(`/nodes/${guestNodes.get(vmid)}/qemu/${vmid}/status/current`)
+    }),
+  },
+}
+await http.stop()
+for (const [name, { server, floor }] of Object.entries(httpRows)) {
+  log(
+    `${name.padEnd(24)} server ${String(server.perSecond).padStart(7)} calls/s p50 ${server.p50.toFixed(2)} ms p99 ${server.p99.toFixed(2)} ms` +
+      ` | floor ${String(floor.perSecond).padStart(7)}/s p50 ${floor.p50.toFixed(2)} ms` +
+      ` | p50 ratio ${(server.p50 / floor.p50).toFixed(2)}, throughput ratio ${(server.perSecond / floor.perSecond).toFixed(2)}`,
+  )
+}
+
 // --- audit cost: file sink vs memory sink, in-process ------------------------------------------
 
 const audit = await (await import("./bench-audit-reads.mjs")).measureAuditCost({
@@ -464,6 +525,13 @@ const figures = {
   bareSdkConcurrentThroughputRatio: round(
     rows.concurrentQemuStatus.bare.perSecond / rows.concurrentQemuStatus.floor.perSecond,
   ),
+  // Over Streamable HTTP (SPEC section 10; no target).
+  httpSequentialP50Ratio: round(
+    httpRows.httpSequentialListNodes.server.p50 / httpRows.httpSequentialListNodes.floor.p50,
+  ),
+  httpConcurrentThroughputRatio: round(
+    httpRows.httpConcurrentQemuStatus.server.perSecond / httpRows.httpConcurrentQemuStatus.floor.perSecond,
+  ),
   coldStartMs,
   idleRssMB: idle.rssMB,
   loadedRssMB: loaded.rssMB,
@@ -493,7 +561,7 @@ const results = {
   loadAverage: os.loadavg().map((v) => round(v)),
   figures,
   targets: verdicts,
-  rows,
+  rows: { ...rows, ...httpRows },
   coldStartsMs: coldStarts.map((v) => round(v, 1)),
   serverCalls,
   audit,

@@ -12,6 +12,8 @@
  */
 import * as http from "node:http"
 import * as net from "node:net"
+import { Readable } from "node:stream"
+import type { ReadableStream as NodeReadableStream } from "node:stream/web"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -265,6 +267,23 @@ export const make = (options: HttpServerOptions) =>
         }
       })
 
+    /**
+     * The MCP transport's Web `Response` as the platform's, its body piped by Node
+     * (`Readable.fromWeb`, then `stream.pipeline`): `HttpServerResponse.fromWeb` runs it through
+     * an Effect `Stream`, which cost several milliseconds of CPU per call (an SSE answer is a
+     * stream even when it carries one message).
+     */
+    const fromWebResponse = (response: Response) => {
+      const headers: Record<string, string> = {}
+      response.headers.forEach((value, key) => {
+        headers[key] = value
+      })
+      const options = { status: response.status, statusText: response.statusText, headers }
+      return response.body === null
+        ? HttpServerResponse.empty(options)
+        : HttpServerResponse.raw(Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>), options)
+    }
+
     const toWebRequest = (request: HttpServerRequest.HttpServerRequest) => {
       const headers = new Headers()
       for (const [key, value] of Object.entries(request.headers))
@@ -286,7 +305,7 @@ export const make = (options: HttpServerOptions) =>
           parsed = body.value
         }
         const response = yield* mcp.handle(toWebRequest(request), principal, parsed)
-        return HttpServerResponse.fromWeb(response)
+        return fromWebResponse(response)
       })
 
     const restRoute = (path: string, request: HttpServerRequest.HttpServerRequest, ip: string) =>
