@@ -111,6 +111,25 @@ const percentile = (values, p) => {
 }
 const round = (value, digits = 2) => Number(value.toFixed(digits))
 
+/** A measured side of a row (`server` or `bare`) against the row's floor. */
+const p50Ratio = (row, side = "server") => row[side].p50 / row.floor.p50
+const throughputRatio = (row, side = "server") => row[side].perSecond / row.floor.perSecond
+
+/** One row's line: the server, its floor, their ratios, and the bare SDK reference when measured. */
+const rowLine = (name, row) => {
+  const { server, floor, bare } = row
+  return (
+    `${name.padEnd(24)} server ${String(server.perSecond).padStart(7)} calls/s p50 ${server.p50.toFixed(2)} ms p99 ${server.p99.toFixed(2)} ms` +
+    ` | floor ${String(floor.perSecond).padStart(7)}/s p50 ${floor.p50.toFixed(2)} ms` +
+    ` | p50 ratio ${p50Ratio(row).toFixed(2)}, throughput ratio ${throughputRatio(row).toFixed(2)}` +
+    (server.tlsHandshakes === undefined ? "" : `, ${server.tlsHandshakes} TLS handshakes`) +
+    (bare === undefined
+      ? ""
+      : ` | bare SDK ${String(bare.perSecond).padStart(7)}/s p50 ${bare.p50.toFixed(2)} ms:` +
+        ` p50 ratio ${p50Ratio(row, "bare").toFixed(2)}, throughput ratio ${throughputRatio(row, "bare").toFixed(2)}`)
+  )
+}
+
 /** `calls` calls of `one(n)`, `concurrency` at a time: throughput and latency percentiles. */
 const drive = async (calls, concurrency, one) => {
   const latencies = []
@@ -313,16 +332,7 @@ rows.concurrentListNodes = {
   bare: await drive(N.concurrent, CONCURRENCY, () => bareCall("pve_list_nodes")),
 }
 await bare.client.close()
-for (const [name, { server, floor, bare }] of Object.entries(rows)) {
-  log(
-    `${name.padEnd(22)} server ${String(server.perSecond).padStart(7)} calls/s p50 ${server.p50.toFixed(2)} ms p99 ${server.p99.toFixed(2)} ms` +
-      ` | floor ${String(floor.perSecond).padStart(7)}/s p50 ${floor.p50.toFixed(2)} ms` +
-      ` | p50 ratio ${(server.p50 / floor.p50).toFixed(2)}, throughput ratio ${(server.perSecond / floor.perSecond).toFixed(2)}` +
-      (server.tlsHandshakes === undefined ? "" : `, ${server.tlsHandshakes} TLS handshakes`) +
-      ` | bare SDK ${String(bare.perSecond).padStart(7)}/s p50 ${bare.p50.toFixed(2)} ms:` +
-      ` p50 ratio ${(bare.p50 / floor.p50).toFixed(2)}, throughput ratio ${(bare.perSecond / floor.perSecond).toFixed(2)}`,
-  )
-}
+for (const [name, row] of Object.entries(rows)) log(rowLine(name, row))
 
 // Coalescing: 100 identical concurrent reads, counted at the simulator.
 await sim("clear")
@@ -387,13 +397,7 @@ const httpRows = {
   },
 }
 await http.stop()
-for (const [name, { server, floor }] of Object.entries(httpRows)) {
-  log(
-    `${name.padEnd(24)} server ${String(server.perSecond).padStart(7)} calls/s p50 ${server.p50.toFixed(2)} ms p99 ${server.p99.toFixed(2)} ms` +
-      ` | floor ${String(floor.perSecond).padStart(7)}/s p50 ${floor.p50.toFixed(2)} ms` +
-      ` | p50 ratio ${(server.p50 / floor.p50).toFixed(2)}, throughput ratio ${(server.perSecond / floor.perSecond).toFixed(2)}`,
-  )
-}
+for (const [name, row] of Object.entries(httpRows)) log(rowLine(name, row))
 
 // --- audit cost: file sink vs memory sink, in-process ------------------------------------------
 
@@ -507,31 +511,17 @@ fs.rmSync(auditDir, { recursive: true, force: true })
 // --- results ------------------------------------------------------------------------------------
 
 const figures = {
-  sequentialP50Ratio: round(rows.sequentialListNodes.server.p50 / rows.sequentialListNodes.floor.p50),
-  sequentialQemuStatusP50Ratio: round(
-    rows.sequentialQemuStatus.server.p50 / rows.sequentialQemuStatus.floor.p50,
-  ),
-  concurrentThroughputRatio: round(
-    rows.concurrentQemuStatus.server.perSecond / rows.concurrentQemuStatus.floor.perSecond,
-  ),
-  concurrentIdenticalThroughputRatio: round(
-    rows.concurrentListNodes.server.perSecond / rows.concurrentListNodes.floor.perSecond,
-  ),
+  sequentialP50Ratio: round(p50Ratio(rows.sequentialListNodes)),
+  sequentialQemuStatusP50Ratio: round(p50Ratio(rows.sequentialQemuStatus)),
+  concurrentThroughputRatio: round(throughputRatio(rows.concurrentQemuStatus)),
+  concurrentIdenticalThroughputRatio: round(throughputRatio(rows.concurrentListNodes)),
   // The bare SDK reference against the same floors: what the MCP round trip alone allows.
-  bareSdkSequentialP50Ratio: round(rows.sequentialListNodes.bare.p50 / rows.sequentialListNodes.floor.p50),
-  bareSdkSequentialQemuStatusP50Ratio: round(
-    rows.sequentialQemuStatus.bare.p50 / rows.sequentialQemuStatus.floor.p50,
-  ),
-  bareSdkConcurrentThroughputRatio: round(
-    rows.concurrentQemuStatus.bare.perSecond / rows.concurrentQemuStatus.floor.perSecond,
-  ),
+  bareSdkSequentialP50Ratio: round(p50Ratio(rows.sequentialListNodes, "bare")),
+  bareSdkSequentialQemuStatusP50Ratio: round(p50Ratio(rows.sequentialQemuStatus, "bare")),
+  bareSdkConcurrentThroughputRatio: round(throughputRatio(rows.concurrentQemuStatus, "bare")),
   // Over Streamable HTTP (SPEC section 10; no target).
-  httpSequentialP50Ratio: round(
-    httpRows.httpSequentialListNodes.server.p50 / httpRows.httpSequentialListNodes.floor.p50,
-  ),
-  httpConcurrentThroughputRatio: round(
-    httpRows.httpConcurrentQemuStatus.server.perSecond / httpRows.httpConcurrentQemuStatus.floor.perSecond,
-  ),
+  httpSequentialP50Ratio: round(p50Ratio(httpRows.httpSequentialListNodes)),
+  httpConcurrentThroughputRatio: round(throughputRatio(httpRows.httpConcurrentQemuStatus)),
   coldStartMs,
   idleRssMB: idle.rssMB,
   loadedRssMB: loaded.rssMB,
